@@ -1,0 +1,26 @@
+# The two set-up commands of the README. Both are idempotent.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# On this kind of machine torch and torchvision come from local disk; elsewhere an existing torch >= 2.5 is kept.
+TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
+
+.PHONY: demo test venv docs
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+venv: $(PY)
+	@$(PY) -c "import torch, torchvision" 2>/dev/null || $(PY) -m pip install --quiet $(TORCH_SPEC)
+	$(PY) -m pip install --quiet -e ".[test]"
+
+demo: venv
+	$(VENV)/bin/cogvision demo --overwrite
+
+test: venv
+	$(PY) -m pytest -n 2 --nbmake tests experiments
+	$(VENV)/bin/mkdocs build --strict --quiet
+
+docs: venv
+	$(VENV)/bin/mkdocs build --strict

@@ -1,0 +1,15 @@
+"""The ``cogvision`` command line: one sub-command per job."""
+
+from __future__ import annotations
+
+import typer
+
+from cogvision.commands import models
+
+app = typer.Typer(help="cogvision: models of human-like visual attention on any vision network.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+app.add_typer(models.app, name="models")
+
+
+if __name__ == "__main__":
+    app()

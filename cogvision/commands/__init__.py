@@ -1,0 +1,1 @@
+"""Sub-commands of the ``cogvision`` command line, one module each (registered in ``cogvision.cli``)."""

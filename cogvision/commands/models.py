@@ -1,0 +1,53 @@
+"""``cogvision models list|inspect``: what specs exist, and what a network looks like inside."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(help="Load and inspect vision networks.", no_args_is_help=True)
+console = Console()
+
+
+@app.command("list")
+def list_specs() -> None:
+    """Show the model spec prefixes with examples."""
+    from cogvision.models import SPEC_EXAMPLES
+
+    table = Table("prefix", "example", "what")
+    for prefix, (example, what) in SPEC_EXAMPLES.items():
+        table.add_row(prefix, example, what)
+    console.print(table)
+
+
+@app.command("inspect")
+def inspect(
+    spec: str = typer.Argument(..., help="Model spec, e.g. timm:vit_small_patch16_224 or torchvision:mobilenet_v2."),
+    weights: Optional[Path] = typer.Option(None, help="Local weights file (.safetensors or torch state dict)."),
+    image_size: Optional[int] = typer.Option(None, help="Test input side in pixels (default: the model's own)."),
+    all_layers: bool = typer.Option(False, "--all-layers", help="List every named layer, not only the leaves' parents."),
+) -> None:
+    """Layers, parameter count, input size, attention blocks and whether the harnesses can use SPEC."""
+    from cogvision.models import list_layers, load_model, preprocessing_for, validate_model
+
+    try:
+        model = load_model(spec, weights=weights, device="cpu")
+    except (ValueError, FileNotFoundError) as err:
+        console.print(f"[red]error:[/red] {err}")
+        raise typer.Exit(code=2)
+    prep = preprocessing_for(model)
+    size = image_size or prep.crop
+    report = validate_model(model, size)
+    console.print(f"[bold]{spec}[/bold]  ({type(model).__name__})")
+    console.print(f"input: {size}x{size} px, preprocessing: resize {prep.resize}, crop {prep.crop}, "
+                  f"mean {prep.mean}, std {prep.std} (from {prep.source})")
+    console.print(str(report))
+    layers = list_layers(model) if all_layers else [n for n in list_layers(model) if n.count(".") <= 1]
+    console.print(f"layers ({len(layers)} shown; --all-layers for every one):")
+    console.print(", ".join(layers))
+    if not report.ok:
+        raise typer.Exit(code=1)
