@@ -1,0 +1,1 @@
+"""Figures a person looks at, one module per scientific module."""

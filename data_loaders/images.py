@@ -1,0 +1,138 @@
+"""Real photographs that ship inside installed wheels, and images from a folder or glob.
+
+Images come back as a float tensor (B, 3, H, W) in [0, 1] plus their names.
+"""
+
+from __future__ import annotations
+
+import glob
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+# Natural photographs in scikit-image's and matplotlib's wheels (no download needed).
+BUILTIN_IMAGES = ("astronaut", "chelsea", "coffee", "rocket", "camera", "hubble_deep_field", "retina",
+                  "grace_hopper")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+
+
+def _read_builtin(name: str) -> np.ndarray:
+    if name == "grace_hopper":
+        import matplotlib.cbook
+        import matplotlib.image
+
+        with matplotlib.cbook.get_sample_data("grace_hopper.jpg") as fh:
+            return matplotlib.image.imread(fh, format="jpg")
+    import skimage.data
+
+    if name not in BUILTIN_IMAGES:
+        raise ValueError(f"unknown built-in image {name!r}; available: {BUILTIN_IMAGES}")
+    return getattr(skimage.data, name)()
+
+
+def to_tensor(array: np.ndarray) -> torch.Tensor:
+    """(H, W), (H, W, 3) or (H, W, 4) uint8/float array -> (3, H, W) float tensor in [0, 1]."""
+    array = np.asarray(array)
+    if array.ndim == 2:
+        array = np.repeat(array[..., None], 3, axis=-1)
+    if array.ndim != 3 or array.shape[-1] not in (3, 4):
+        raise ValueError(f"expected an image array (H, W), (H, W, 3) or (H, W, 4), got shape {array.shape}")
+    array = array[..., :3]
+    scale = 255.0 if array.dtype == np.uint8 else (65535.0 if array.dtype == np.uint16 else 1.0)
+    return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32) / scale).permute(2, 0, 1).clamp(0, 1)
+
+
+def square_resize(image: torch.Tensor, size: int) -> torch.Tensor:
+    """Centre-crop (3, H, W) to a square and resize to ``size`` x ``size`` (antialiased)."""
+    h, w = image.shape[-2:]
+    side = min(h, w)
+    top, left = (h - side) // 2, (w - side) // 2
+    crop = image[..., top:top + side, left:left + side]
+    return F.interpolate(crop[None], size=(size, size), mode="bilinear", antialias=True,
+                         align_corners=False)[0].clamp(0, 1)
+
+
+def builtin_images(names: list[str] | None = None, size: int = 224) -> tuple[torch.Tensor, list[str]]:
+    """Photographs shipped in scikit-image and matplotlib, centre-cropped square and resized.
+
+    Parameters
+    ----------
+    names
+        Subset of :data:`BUILTIN_IMAGES` (default: all).
+    size
+        Output side in pixels.
+
+    Returns
+    -------
+    images : torch.Tensor
+        (B, 3, size, size) in [0, 1].
+    names : list of str
+    """
+    names = list(names) if names is not None else list(BUILTIN_IMAGES)
+    return torch.stack([square_resize(to_tensor(_read_builtin(n)), size) for n in names]), names
+
+
+def read_image(path: str | Path) -> torch.Tensor:
+    """Read one image file as (3, H, W) in [0, 1]; raises ``ValueError`` naming the file if unreadable."""
+    import skimage.io
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"image {path} does not exist")
+    try:
+        return to_tensor(skimage.io.imread(path))
+    except Exception as err:  # any decoder failure is reported with the path
+        raise ValueError(f"cannot read image {path}: {err}") from err
+
+
+def find_images(source: str | Path) -> list[Path]:
+    """Image files in a folder (sorted, non-recursive) or matching a glob pattern."""
+    source = str(source)
+    if Path(source).is_dir():
+        files = sorted(p for p in Path(source).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    else:
+        files = sorted(Path(p) for p in glob.glob(source) if Path(p).suffix.lower() in IMAGE_SUFFIXES)
+        if not files and not any(ch in source for ch in "*?["):
+            raise FileNotFoundError(f"{source} is neither a folder nor a glob pattern that matches images")
+    if not files:
+        raise ValueError(f"no images ({', '.join(IMAGE_SUFFIXES)}) found in {source}")
+    return files
+
+
+def load_images(source: str | Path, size: int = 224, strict: bool = False) -> tuple[torch.Tensor, list[str], list[str]]:
+    """Load every image of a folder or glob, centre-cropped square and resized to ``size``.
+
+    Parameters
+    ----------
+    source
+        Folder or glob pattern.
+    size
+        Output side in pixels.
+    strict
+        Raise on the first unreadable image instead of skipping it with a warning.
+
+    Returns
+    -------
+    images : torch.Tensor
+        (B, 3, size, size) in [0, 1].
+    names : list of str
+        File names of the images loaded.
+    skipped : list of str
+        Files that could not be read (empty when ``strict``).
+    """
+    images, names, skipped = [], [], []
+    for path in find_images(source):
+        try:
+            images.append(square_resize(read_image(path), size))
+            names.append(path.name)
+        except ValueError as err:
+            if strict:
+                raise
+            warnings.warn(f"skipping unreadable image: {err}", stacklevel=2)
+            skipped.append(str(path))
+    if not images:
+        raise ValueError(f"none of the images in {source} could be read ({len(skipped)} unreadable)")
+    return torch.stack(images), names, skipped
