@@ -147,7 +147,10 @@ def _factory(module_name: str, attr: str, spec: str, kwargs: dict) -> torch.nn.M
         public = [n for n in dir(module) if not n.startswith("_")]
         close = difflib.get_close_matches(attr, public, n=5)
         raise ValueError(f"{module_name!r} has no attribute {attr!r} (spec {spec!r}); close matches: {close}")
-    model = getattr(module, attr)(**kwargs)
+    factory = getattr(module, attr)
+    if not callable(factory):
+        raise ValueError(f"{spec!r} names a {type(factory).__name__}, expected a callable returning a torch.nn.Module")
+    model = factory(**kwargs)
     if not isinstance(model, torch.nn.Module):
         raise ValueError(f"{spec!r} returned a {type(model).__name__}, expected a torch.nn.Module")
     return model

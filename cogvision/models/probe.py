@@ -43,7 +43,7 @@ def default_layers(model: nn.Module, n: int = 4) -> list[str]:
 
     ViTs: evenly spaced transformer blocks ending at the last. Otherwise the largest ``Sequential`` or
     ``ModuleList`` with at least ``n`` children (e.g. MobileNet's ``features``), else the model's
-    top-level children that hold parameters, minus a final linear head.
+    top-level children that hold parameters (norm layers and a final linear head left out).
     """
     blocks = block_names(model)
     if blocks:
@@ -53,7 +53,9 @@ def default_layers(model: nn.Module, n: int = 4) -> list[str]:
     if containers:
         name, container = max(containers, key=lambda item: sum(p.numel() for p in item[1].parameters()))
         return _spread([f"{name}.{child}" for child, _ in container.named_children()], n)
-    children = [name for name, m in model.named_children() if any(True for _ in m.parameters())]
+    norms = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm)
+    children = [name for name, m in model.named_children()
+                if any(True for _ in m.parameters()) and not isinstance(m, norms)]
     if children and isinstance(model.get_submodule(children[-1]), nn.Linear):
         children = children[:-1]
     if not children:

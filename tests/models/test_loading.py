@@ -1,0 +1,118 @@
+import os
+import pickle
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from cogvision.models import load_model, preprocessing_for, read_state_dict
+
+TINY = "cogvision.models.builtin:tiny_cnn"
+
+
+def test_specs_of_every_kind(tmp_path):
+    vit = load_model("timm:vit_tiny_patch16_224", device="cpu", img_size=32, num_classes=3)
+    assert vit(torch.rand(1, 3, 32, 32)).shape == (1, 3)
+    assert preprocessing_for(vit).source == "timm"
+    tv = load_model("torchvision:resnet18", device="cpu", num_classes=4)
+    assert tv(torch.rand(1, 3, 64, 64)).shape == (1, 4)
+    assert preprocessing_for(tv).source == "torchvision"
+    cnn = load_model(TINY, device="cpu", num_classes=5)
+    assert cnn(torch.rand(2, 3, 64, 64)).shape == (2, 5)
+    assert not cnn.training
+    scripted = torch.jit.script(cnn)
+    path = tmp_path / "cnn.pt"
+    scripted.save(str(path))
+    loaded = load_model(f"torchscript:{path}", device="cpu")
+    x = torch.rand(1, 3, 64, 64)
+    torch.testing.assert_close(loaded(x), cnn(x))
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("vit_small", "must look like"),
+    ("timm:vit_smal_patch16_224", "close matches"),
+    ("torchvision:resnet19", "resnet18"),
+    ("cogvision.models.builtin:tiny_cn", "tiny_cnn"),
+    ("no_such_module_xyz:factory", "cannot import"),
+    ("timm:", "no name"),
+    ("data_loaders.shared:ENV_VAR", "expected a callable"),
+    ("data_loaders.shared:shared_dir", "expected a torch.nn.Module"),
+])
+def test_bad_specs_give_clear_errors(spec, message):
+    with pytest.raises(ValueError, match=message):
+        load_model(spec, device="cpu")
+
+
+def test_missing_files_give_clear_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load_model(TINY, weights=tmp_path / "nope.pth", device="cpu")
+    with pytest.raises(FileNotFoundError, match="TorchScript"):
+        load_model(f"torchscript:{tmp_path / 'nope.pt'}", device="cpu")
+
+
+def test_hf_without_transformers_or_folder_is_clear(tmp_path):
+    with pytest.raises((ValueError, FileNotFoundError), match="transformers|no local"):
+        load_model(f"hf:{tmp_path / 'missing'}", device="cpu")
+
+
+def test_weights_safetensors_nested_and_prefixed(tmp_path):
+    source = load_model(TINY, device="cpu")
+    for p in source.parameters():
+        torch.nn.init.normal_(p)
+    state = source.state_dict()
+    save_file({k: v.contiguous() for k, v in state.items()}, str(tmp_path / "w.safetensors"))
+    torch.save({"epoch": 3, "state_dict": {f"module.{k}": v for k, v in state.items()}}, tmp_path / "w.pth")
+    x = torch.rand(1, 3, 64, 64)
+    for name in ("w.safetensors", "w.pth"):
+        model = load_model(TINY, weights=tmp_path / name, device="cpu")
+        torch.testing.assert_close(model(x), source.eval()(x))
+
+
+def test_mismatched_weights_list_keys_and_spec(tmp_path):
+    other = load_model(TINY, device="cpu", num_classes=7).state_dict()
+    other["extra.weight"] = torch.zeros(1)
+    del other["features.0.0.weight"]
+    torch.save(other, tmp_path / "bad.pth")
+    with pytest.raises(ValueError) as err:
+        load_model(TINY, weights=tmp_path / "bad.pth", device="cpu")
+    text = str(err.value)
+    assert TINY in text and "features.0.0.weight" in text and "extra.weight" in text and "head.weight" in text
+
+
+class _Payload:
+    def __init__(self, target):
+        self.target = target
+
+    def __reduce__(self):
+        return (open, (self.target, "w"))  # unpickling this would create a file
+
+
+def test_malicious_pickle_is_refused_and_never_runs(tmp_path):
+    target = tmp_path / "pwned.txt"
+    path = tmp_path / "evil.pth"
+    with open(path, "wb") as fh:
+        pickle.dump({"state_dict": {"w": _Payload(str(target))}}, fh)
+    # the same payload through torch.save's zip format too
+    torch.save({"w": _Payload(str(target))}, tmp_path / "evil_zip.pth")
+    os.remove(target) if target.exists() else None  # torch.save does not run __reduce__'s result
+    for name in ("evil.pth", "evil_zip.pth"):
+        with pytest.raises(ValueError, match="refused"):
+            read_state_dict(tmp_path / name)
+        with pytest.raises(ValueError, match="refused"):
+            load_model(TINY, weights=tmp_path / name, device="cpu")
+    assert not target.exists()
+
+
+def test_mobilenet_v2_imagenet_classifies_real_photographs(shared):
+    import skimage.data
+
+    from data_loaders.images import to_tensor
+
+    weights = shared / "models" / "mobilenet_v2_imagenet" / "mobilenet_v2-b0353104.pth"
+    model = load_model("torchvision:mobilenet_v2", weights=weights, device="cpu")
+    prep = preprocessing_for(model)
+    with torch.no_grad():
+        cat = model(prep(to_tensor(skimage.data.chelsea())[None])).argmax().item()
+        coffee = model(prep(to_tensor(skimage.data.coffee())[None])).argmax().item()
+    assert 281 <= cat <= 287  # ImageNet cat classes (tabby .. Egyptian cat, lynx)
+    assert coffee in (504, 967, 968)  # coffee mug, espresso, cup
