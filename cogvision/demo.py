@@ -1,0 +1,126 @@
+"""The main job: run every module on built-in data and write one report.
+
+Each scientific module provides ``cogvision.<module>.demo.run(out_dir, shared, device) -> dict`` with
+``title``, ``markdown``, ``numbers`` and ``command``; this module calls them in turn, each in its own
+sub-folder, and assembles ``report.md``, ``report.html`` and ``numbers.json``. Every number in the
+report comes from that run.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import platform
+import shutil
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from cogvision.device import resolve_device
+
+SECTIONS = ("gestalt", "foveation", "brain", "scanpath", "gaze")
+
+
+@dataclass
+class SectionResult:
+    """One module's part of the report."""
+
+    name: str
+    title: str
+    markdown: str
+    command: str
+    seconds: float
+    numbers: dict = field(default_factory=dict)
+    error: str | None = None
+
+
+def run_section(name: str, out_dir: Path, shared: Path | None, device: str) -> SectionResult:
+    """Run ``cogvision.<name>.demo.run`` into ``out_dir/<name>``; an exception is recorded, not hidden."""
+    folder = out_dir / name
+    folder.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    try:
+        result = importlib.import_module(f"cogvision.{name}.demo").run(folder, shared=shared, device=device)
+    except Exception:  # the report says which part failed and why; the command exits non-zero
+        return SectionResult(name, name, "", "", time.perf_counter() - t0, error=traceback.format_exc())
+    markdown = _prefix_links(result["markdown"], name)
+    return SectionResult(name, result["title"], markdown, result["command"], time.perf_counter() - t0,
+                         {k: float(v) for k, v in result.get("numbers", {}).items()})
+
+
+def _prefix_links(markdown: str, folder: str) -> str:
+    # section figures are written into the section's folder; links in the report are from its root
+    import re
+
+    return re.sub(r"(!?\[[^\]]*\]\()(?!https?:|/)([^)]+\))", rf"\g<1>{folder}/\g<2>", markdown)
+
+
+def run_demo(out_dir: str | os.PathLike, *, shared: Path | None = None, device: str = "auto",
+             sections: tuple[str, ...] = SECTIONS, overwrite: bool = False) -> list[SectionResult]:
+    """Run the chosen sections and write the report into ``out_dir``.
+
+    The report is built in a temporary folder beside ``out_dir`` and moved into place at the end, so
+    an interrupted run never leaves a half-written report.
+
+    Raises
+    ------
+    FileExistsError
+        If ``out_dir`` exists and ``overwrite`` is False.
+    ValueError
+        For an unknown section name.
+    """
+    out_dir = Path(out_dir)
+    unknown = [s for s in sections if s not in SECTIONS]
+    if unknown:
+        raise ValueError(f"unknown demo sections {unknown}; expected some of {SECTIONS}")
+    if out_dir.exists() and not overwrite:
+        raise FileExistsError(f"{out_dir} exists; pass --overwrite to replace it")
+    tmp = out_dir.with_name(f".{out_dir.name}.tmp{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    dev = str(resolve_device(device))
+    results = [run_section(name, tmp, shared, dev) for name in sections]
+    _write_report(tmp, results, shared, dev)
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    os.replace(tmp, out_dir)
+    return results
+
+
+def _write_report(folder: Path, results: list[SectionResult], shared: Path | None, device: str) -> None:
+    import markdown as md
+
+    lines = [
+        "# cogvision demo report", "",
+        f"Run on {time.strftime('%Y-%m-%d %H:%M %Z')}, device `{device}`, torch {torch.__version__}, "
+        f"Python {platform.python_version()}. Real data folder: "
+        + (f"`{shared}` (used where present; each section says which data it ran on)." if shared
+           else "none (built-in and synthetic data only)."),
+        "", "Every number below was computed by this run. Reproduce the whole report with "
+        "`cogvision demo --overwrite`" + (f" --data {shared}" if shared else "") + ".", "",
+        "| section | seconds | status |", "|---|---|---|",
+    ]
+    lines += [f"| [{r.title}](#{r.name}) | {r.seconds:.1f} | {'failed' if r.error else 'ok'} |" for r in results]
+    for r in results:
+        lines += ["", f'<a id="{r.name}"></a>', "", f"## {r.title}", ""]
+        if r.error:
+            lines += ["**This part failed:**", "", "```", r.error.strip(), "```"]
+            continue
+        lines += [r.markdown.strip(), "", "Reproduce this part:", "", "```bash", r.command, "```"]
+    text = "\n".join(lines) + "\n"
+    (folder / "report.md").write_text(text)
+    body = md.markdown(text, extensions=["tables", "fenced_code"])
+    style = ("body{font-family:system-ui,sans-serif;max-width:980px;margin:2em auto;padding:0 1em;line-height:1.45}"
+             "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
+             "th{background:#f3f3f3}img{max-width:100%;border:1px solid #ddd;margin:.5em 0}"
+             "pre{background:#f6f6f6;padding:.6em;overflow-x:auto}")
+    (folder / "report.html").write_text(
+        f"<!doctype html><html><head><meta charset='utf-8'><title>cogvision demo</title><style>{style}</style>"
+        f"</head><body>{body}</body></html>\n")
+    numbers = {r.name: {"title": r.title, "seconds": r.seconds, "numbers": r.numbers, "error": r.error}
+               for r in results}
+    (folder / "numbers.json").write_text(json.dumps(numbers, indent=2))
