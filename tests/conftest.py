@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import socket
 
@@ -10,6 +11,10 @@ import pytest
 import torch
 
 from data_loaders.shared import shared_dir
+
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    torch.set_num_threads(1)  # one thread per xdist worker: no oversubscription of the cores
 
 
 class NetworkBlocked(RuntimeError):
