@@ -1,0 +1,286 @@
+"""The Emergent-Properties experiment suite (Deza & Konkle 2020): train one CNN behind each front-end.
+
+Four systems (reference, foveated texture, uniform blur, foveated blur) feed the same torchvision
+network trained from scratch on an ImageFolder (the paper: 20 Places classes at 256 px), with paired
+initialisation (the same initial weights for every system within a run) and several runs, through
+:func:`cogvision.training.fit`. The front-end runs on the fly inside the model's input pipeline (on the
+GPU when there is one), or images are pre-rendered to disk once with :func:`prerender`.
+
+Evaluations, each returned as an ``xarray.DataArray`` of accuracies:
+
+- :func:`occlusion_curve`: scotoma (central square removed) and glaucoma (periphery removed) at
+  increasing occluded area, gray fill (the repository's ``Robustness_to_Occlusion``);
+- :func:`frequency_curve`: low-pass (Gaussian blur) and high-pass (image minus its blur, on gray)
+  filtering at increasing width;
+- :func:`cue_conflict`: a central window from one class pasted on a periphery from another; the share
+  of decisions that follow the centre measures centre bias;
+- :func:`generalisation`: each trained network tested on every system's images.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import torchvision
+import xarray as xr
+from torch import nn
+from torch.utils.data import Dataset, TensorDataset
+
+from cogvision.foveation.blur import FoveatedBlur, UniformBlur, gaussian_blur
+from cogvision.foveation.texture import FoveatedTexture, Reference
+from cogvision.training import fit, seed_everything
+
+SYSTEMS = ("reference", "texture", "uniform", "foveated_blur")
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+# Paper's optimiser per architecture: (learning rate, decay factor, milestones as fractions of the epochs)
+SCHEDULES = {"alexnet": (0.01, 0.5, (0.25, 0.5)), "resnet18": (0.05, 0.25, (0.2, 0.4))}
+
+
+def make_system(name: str, *, scaling: float = 0.4, uniform_sigma_deg: float = 0.3, foveated_slope: float = 0.1,
+                fov_deg: float = 26.0, seed: int | None = 0) -> nn.Module:
+    """One of :data:`SYSTEMS` as an ``nn.Module`` on (B, 3, H, W) in [0, 1]."""
+    factories: dict[str, Callable[[], nn.Module]] = {
+        "reference": Reference,
+        "texture": lambda: FoveatedTexture(scaling, fov_deg=fov_deg, seed=seed),
+        "uniform": lambda: UniformBlur(uniform_sigma_deg, fov_deg=fov_deg),
+        "foveated_blur": lambda: FoveatedBlur(foveated_slope, fov_deg=fov_deg),
+    }
+    if name not in factories:
+        raise ValueError(f"unknown system {name!r}; expected one of {SYSTEMS}")
+    return factories[name]()
+
+
+def build_network(arch: str, n_classes: int) -> nn.Module:
+    """torchvision ``alexnet`` or ``resnet18`` from scratch with ``n_classes`` outputs, ImageNet normalisation first."""
+    if arch not in SCHEDULES:
+        raise ValueError(f"unknown architecture {arch!r}; expected one of {tuple(SCHEDULES)}")
+    net = getattr(torchvision.models, arch)(weights=None, num_classes=n_classes)
+    return nn.Sequential(torchvision.transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD), net)
+
+
+class FrontEndModel(nn.Module):
+    """A fixed front-end (no gradients) followed by a trainable network."""
+
+    def __init__(self, front_end: nn.Module, network: nn.Module) -> None:
+        super().__init__()
+        self.front_end = front_end.requires_grad_(False)
+        self.network = network
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            images = self.front_end(images)
+        return self.network(images)
+
+
+def load_image_folder(root: str | os.PathLike, size: int = 256) -> TensorDataset:
+    """An ImageFolder (one sub-folder per class) as (images (N, 3, size, size) in [0, 1], labels), plus ``classes``.
+
+    Raises ``FileNotFoundError`` when ``root`` is missing and ``ValueError`` when it holds no class folders.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"image folder {root} does not exist")
+    transform = torchvision.transforms.Compose([
+        torchvision.transforms.Resize((size, size), antialias=True), torchvision.transforms.ToTensor()])
+    try:
+        folder = torchvision.datasets.ImageFolder(str(root), transform=transform)
+    except FileNotFoundError as err:
+        raise ValueError(f"{root} holds no class sub-folders with images ({err})") from err
+    images = torch.stack([folder[i][0] for i in range(len(folder))])
+    dataset = TensorDataset(images, torch.tensor(folder.targets))
+    dataset.classes = folder.classes
+    return dataset
+
+
+def prerender(dataset: TensorDataset, system: nn.Module, batch_size: int = 32, device: str = "auto") -> TensorDataset:
+    """Render every image of ``dataset`` through ``system`` once (the paper's offline route)."""
+    from cogvision.device import resolve_device
+
+    dev = resolve_device(device)
+    system = system.to(dev)
+    images, labels = dataset.tensors
+    with torch.no_grad():
+        rendered = torch.cat([system(images[i:i + batch_size].to(dev)).cpu() for i in range(0, len(images), batch_size)])
+    out = TensorDataset(rendered, labels)
+    out.classes = getattr(dataset, "classes", None)
+    return out
+
+
+def _predict(model: nn.Module, images: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
+    device = next(model.parameters()).device
+    model.eval()
+    with torch.no_grad():
+        return torch.cat([model(images[i:i + batch_size].to(device)).argmax(1).cpu()
+                          for i in range(0, len(images), batch_size)])
+
+
+def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
+    """Top-1 accuracy of ``model`` on (N, 3, H, W) images."""
+    return float((_predict(model, images) == labels).float().mean())
+
+
+def occlude(images: torch.Tensor, fraction: float, mode: str = "scotoma") -> torch.Tensor:
+    """Gray (0.5) out a centred square of ``fraction`` of the area (scotoma) or everything outside a
+    centred square of ``1 - fraction`` of the area (glaucoma)."""
+    if mode not in ("scotoma", "glaucoma"):
+        raise ValueError(f"mode must be 'scotoma' or 'glaucoma', got {mode!r}")
+    if not 0 <= fraction <= 1:
+        raise ValueError(f"fraction must be in [0, 1], got {fraction}")
+    height, width = images.shape[-2:]
+    keep_area = fraction if mode == "scotoma" else 1 - fraction
+    side_h, side_w = round(height * math.sqrt(keep_area)), round(width * math.sqrt(keep_area))
+    top, left = (height - side_h) // 2, (width - side_w) // 2
+    square = torch.zeros(height, width, dtype=torch.bool, device=images.device)
+    square[top:top + side_h, left:left + side_w] = True
+    mask = square if mode == "scotoma" else ~square
+    return torch.where(mask, torch.full_like(images, 0.5), images)
+
+
+def frequency_filter(images: torch.Tensor, sigma_px: float, mode: str = "low") -> torch.Tensor:
+    """Low-pass (Gaussian of ``sigma_px``) or high-pass (image minus low-pass, on mean gray) filtering."""
+    if mode not in ("low", "high"):
+        raise ValueError(f"mode must be 'low' or 'high', got {mode!r}")
+    if sigma_px <= 0:
+        return images
+    low = gaussian_blur(images, [sigma_px])[0]
+    return low.clamp(0, 1) if mode == "low" else (images - low + 0.5).clamp(0, 1)
+
+
+def centre_window(height: int, width: int, radius_fraction: float, device=None) -> torch.Tensor:
+    """(H, W) boolean disc of radius ``radius_fraction`` of the half side, centred."""
+    ys = torch.arange(height, device=device)[:, None] - (height - 1) / 2
+    xs = torch.arange(width, device=device)[None, :] - (width - 1) / 2
+    return (ys**2 + xs**2).sqrt() <= radius_fraction * min(height, width) / 2
+
+
+def occlusion_curve(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
+                    fractions: tuple[float, ...] = tuple(np.linspace(0, 1, 17))) -> xr.DataArray:
+    """Accuracy under scotoma and glaucoma at each occluded ``fraction`` of the area: dims (occluder, fraction)."""
+    values = [[accuracy(model, occlude(images, f, mode), labels) for f in fractions] for mode in ("scotoma", "glaucoma")]
+    return xr.DataArray(values, dims=("occluder", "fraction"),
+                        coords={"occluder": ["scotoma", "glaucoma"], "fraction": list(fractions)}, name="accuracy")
+
+
+def frequency_curve(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
+                    sigmas_px: tuple[float, ...] = (0, 1, 2, 4, 8, 16, 32)) -> xr.DataArray:
+    """Accuracy under low- and high-pass filtering at each Gaussian width: dims (filter, sigma_px)."""
+    values = [[accuracy(model, frequency_filter(images, s, mode), labels) for s in sigmas_px] for mode in ("low", "high")]
+    return xr.DataArray(values, dims=("filter", "sigma_px"),
+                        coords={"filter": ["low", "high"], "sigma_px": list(sigmas_px)}, name="accuracy")
+
+
+def cue_conflict(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
+                 radii: tuple[float, ...] = (0.25, 0.5, 0.75), seed: int = 0) -> xr.DataArray:
+    """Share of decisions following the centre vs the periphery when they come from different classes.
+
+    Each image's periphery is paired with the centre of an image of another class (a seeded
+    permutation). Returns dims (cue, radius) with ``cue`` in (centre, periphery).
+    """
+    generator = torch.Generator().manual_seed(seed)
+    n = len(images)
+    partner = torch.empty(n, dtype=torch.long)
+    for i in range(n):
+        others = (labels != labels[i]).nonzero().squeeze(1)
+        if len(others) == 0:
+            raise ValueError("cue conflict needs at least two classes among the images")
+        partner[i] = others[torch.randint(len(others), (1,), generator=generator)]
+    values = []
+    for radius in radii:
+        window = centre_window(*images.shape[-2:], radius)
+        mixed = torch.where(window, images[partner], images)
+        predicted = _predict(model, mixed)
+        values.append([float((predicted == labels[partner]).float().mean()), float((predicted == labels).float().mean())])
+    return xr.DataArray(np.array(values).T, dims=("cue", "radius"), coords={"cue": ["centre", "periphery"],
+                        "radius": list(radii)}, name="decision_share")
+
+
+def train_system(system: nn.Module, train: Dataset, n_classes: int, *, arch: str = "resnet18", epochs: int = 2,
+                 batch_size: int = 128, init_state: dict | None = None, seed: int = 0, device: str = "auto",
+                 progress: bool = False, checkpoint_dir: str | os.PathLike | None = None) -> FrontEndModel:
+    """Train ``arch`` behind ``system`` with the paper's optimiser (SGD, Nesterov 0.9, weight decay 5e-4, steps)."""
+    seed_everything(seed)
+    network = build_network(arch, n_classes)
+    if init_state is not None:
+        network.load_state_dict(init_state)
+    model = FrontEndModel(system, network)
+    lr, gamma, fractions = SCHEDULES[arch]
+    milestones = sorted({max(1, round(f * epochs)) for f in fractions})
+    fit(model, train, lambda m, batch: nn.functional.cross_entropy(m(batch[0]), batch[1]), epochs=epochs,
+        batch_size=batch_size, optimizer=lambda m: torch.optim.SGD(
+            [p for p in m.parameters() if p.requires_grad], lr=lr, momentum=0.9, nesterov=True, weight_decay=5e-4),
+        scheduler=lambda opt: torch.optim.lr_scheduler.MultiStepLR(opt, milestones, gamma), seed=seed,
+        device=device, progress=progress, checkpoint_dir=checkpoint_dir, resume=checkpoint_dir is not None)
+    return model
+
+
+def run_suite(train: TensorDataset, test: TensorDataset, *, systems: dict[str, nn.Module] | None = None,
+              arch: str = "resnet18", runs: int = 1, epochs: int = 2, batch_size: int = 128, device: str = "auto",
+              progress: bool = False, fractions: tuple[float, ...] = tuple(np.linspace(0, 1, 17)),
+              sigmas_px: tuple[float, ...] = (0, 1, 2, 4, 8, 16, 32),
+              radii: tuple[float, ...] = (0.25, 0.5, 0.75)) -> xr.Dataset:
+    """Train every system ``runs`` times (paired initialisation per run) and run all evaluations.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``accuracy`` (system, run), ``occlusion`` (system, run, occluder, fraction), ``frequency`` (system,
+        run, filter, sigma_px), ``cue_conflict`` (system, run, cue, radius) and ``generalisation``
+        (system, run, tested_on): each network tested on each system's rendering of the test images.
+    """
+    systems = systems if systems is not None else {name: make_system(name) for name in SYSTEMS}
+    images, labels = test.tensors
+    n_classes = int(max(int(train.tensors[1].max()), int(labels.max())) + 1)
+    rendered = {name: prerender(test, system, device=device).tensors[0] for name, system in systems.items()}
+    results: dict[str, list] = {key: [] for key in ("accuracy", "occlusion", "frequency", "cue_conflict",
+                                                    "generalisation")}
+    for name, system in systems.items():
+        per_run = {key: [] for key in results}
+        for run in range(runs):
+            seed_everything(1000 + run)  # paired initialisation: the same network weights for every system
+            init = build_network(arch, n_classes).state_dict()
+            model = train_system(system, train, n_classes, arch=arch, epochs=epochs, batch_size=batch_size,
+                                 init_state=init, seed=run, device=device, progress=progress)
+            network = model.network
+            own = rendered[name]
+            per_run["accuracy"].append(accuracy(network, own, labels))
+            per_run["occlusion"].append(occlusion_curve(network, own, labels, fractions))
+            per_run["frequency"].append(frequency_curve(network, own, labels, sigmas_px))
+            per_run["cue_conflict"].append(cue_conflict(model, images, labels, radii))
+            per_run["generalisation"].append(xr.DataArray(
+                [accuracy(network, rendered[other], labels) for other in systems], dims=("tested_on",),
+                coords={"tested_on": list(systems)}))
+        results["accuracy"].append(xr.DataArray(per_run["accuracy"], dims=("run",)))
+        for key in ("occlusion", "frequency", "cue_conflict", "generalisation"):
+            results[key].append(xr.concat(per_run[key], dim="run"))
+    names = list(systems)
+    dataset = xr.Dataset({key: xr.concat(values, dim="system").assign_coords(system=names)
+                          for key, values in results.items()})
+    dataset = dataset.assign_coords(run=list(range(runs)))
+    dataset.attrs.update({"arch": arch, "epochs": epochs, "runs": runs, "n_train": len(train), "n_test": len(test)})
+    return dataset
+
+
+def wheel_dataset(n_per_class: int = 8, size: int = 64, seed: int = 0) -> TensorDataset:
+    """A toy ImageFolder stand-in: random crops (with flips) of the 8 wheel photographs, one class each."""
+    from data_loaders.images import builtin_images
+
+    photos, names = builtin_images(size=2 * size)
+    generator = torch.Generator().manual_seed(seed)
+    images, labels = [], []
+    for label, photo in enumerate(photos):
+        for _ in range(n_per_class):
+            top, left = (int(v) for v in torch.randint(0, size + 1, (2,), generator=generator))
+            crop = photo[:, top:top + size, left:left + size]
+            if torch.rand(1, generator=generator) < 0.5:
+                crop = crop.flip(-1)
+            images.append(crop)
+            labels.append(label)
+    dataset = TensorDataset(torch.stack(images), torch.tensor(labels))
+    dataset.classes = names
+    return dataset
