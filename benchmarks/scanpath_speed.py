@@ -1,0 +1,143 @@
+"""Scanpath speed, side by side in one run: MultiMatch (ours, batched) vs multimatch-gaze 0.1.3, and OAT
+greedy decoding with the incremental decoder vs re-running the whole decoder at every step (as OAT's release does).
+
+    .venv/bin/python benchmarks/scanpath_speed.py [--images 15] [--scanpaths 1000] [--threads 2]
+
+Writes ``benchmarks/results/scanpath_speed.json`` and prints a table of ratios. MultiMatch scores every
+within-image pair of real OSIE scanpaths when the shared data folder exists (else random ones); decoding runs on Amazon-sized
+scenes (6 x 14 objects) with a network trained for one epoch, which seldom stops before ``max_len`` (30), so
+the scanpaths are about twice as long as human ones (a pessimistic case; the mean length is reported).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from cogvision.scanpath.metrics import multimatch_many
+from cogvision.scanpath.oat import EOS, OAT, _collate
+from data_loaders.shared import shared_dir
+from data_loaders.synthetic_scanpaths import make_synthetic_scanpaths
+
+
+def _scanpaths(n_images: int):
+    """Scanpaths of 15 subjects per image and every within-image pair (how consistency is scored)."""
+    if shared_dir() is not None:
+        from data_loaders.osie import osie_scanpaths
+
+        paths = osie_scanpaths(n_images=n_images)
+        source = "OSIE (real)"
+    else:
+        rng = np.random.default_rng(0)
+        paths = [np.column_stack([rng.uniform(0, 800, n), rng.uniform(0, 600, n), rng.uniform(0.1, 0.5, n)])
+                 for n in rng.integers(4, 20, 15 * n_images)]
+        source = "random"
+    pairs = np.array([(i, j) for i in range(len(paths)) for j in range(i + 1, len(paths)) if i // 15 == j // 15])
+    return paths, pairs, source
+
+
+def bench_multimatch(n_images: int) -> list[dict]:
+    import multimatch_gaze as mmg
+
+    paths, pairs, source = _scanpaths(n_images)
+    rec = [np.rec.fromarrays(p.T, names="start_x,start_y,duration") for p in paths]
+    rows = []
+    for grouping in (False, True):
+        kw = dict(grouping=grouping, TDir=45.0, TDur=0.3, TAmp=80.0)
+        t0 = time.perf_counter()
+        failures = 0
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for a, b in pairs:
+                try:
+                    mmg.docomparison(rec[a], rec[b], [800, 600], **kw)
+                except IndexError:
+                    failures += 1
+        ref = (time.perf_counter() - t0) / len(pairs)
+        t0 = time.perf_counter()
+        multimatch_many(paths, (800, 600), pairs, grouping=grouping, tdir=45.0, tdur=0.3, tamp=80.0)
+        ours = (time.perf_counter() - t0) / len(pairs)
+        rows.append({"task": f"MultiMatch per pair, grouping {'on' if grouping else 'off'} ({source}, all {len(pairs)} "
+                             f"within-image pairs of {n_images} images x 15 subjects)",
+                     "ours_ms": ours * 1e3, "peer": "multimatch-gaze 0.1.3", "peer_ms": ref * 1e3,
+                     "ratio": ref / ours, "peer_failures": failures})
+    return rows
+
+
+def _full_recompute(net, batch, max_len):
+    """Greedy decoding that re-runs the whole decoder on the growing sequence at every step."""
+    b = batch["obj_label"].shape[0]
+    dec = torch.zeros(b, 1, dtype=torch.long)
+    done = torch.zeros(b, dtype=torch.bool)
+    for _ in range(max_len):
+        logits = net(dict(batch, dec_in=dec))[:, -1]
+        choice = torch.where(done, torch.zeros_like(done, dtype=torch.long), logits.argmax(-1))
+        done |= choice == EOS
+        dec = torch.cat([dec, choice[:, None]], 1)
+        if done.all():
+            break
+    return dec[:, 1:]
+
+
+def bench_decoding(n_scanpaths: int, max_len: int = 30) -> list[dict]:
+    data = make_synthetic_scanpaths(n_scenes=20, n_subjects=1, rows=6, cols=14, seed=0)
+    rows = []
+    for name, params in (("demo size (d=128, 2+2 layers)", dict(d_model=128, n_layers=2, ffn=256)),
+                         ("paper size (d=512, 4+4 layers)", dict(d_model=512, n_layers=4, ffn=512))):
+        model = OAT(**params, epochs=1, batch_size=20, max_len=max_len, patience=None, pe_iterations=2000,
+                    device="cpu", seed=0).fit(data)
+        net = model.network_.eval()  # barely trained: it seldom stops, so scanpaths run close to max_len
+        scenes = [data.scenes[t] for t in data.trials]
+        n = n_scanpaths if "demo" in name else max(n_scanpaths // 10, 20)
+        reps = [scenes[k % len(scenes)] for k in range(n)]
+        t0 = time.perf_counter()
+        seqs = model._decode_sequences(net, reps, 0, batch_size=500)
+        fast = time.perf_counter() - t0
+        batch = _collate([(s, None) for s in model._scene_items(reps[:100])])
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            _full_recompute(net, batch, max_len)
+        slow = (time.perf_counter() - t0) * n / 100
+        mean_len = float(np.mean([len(s) for s in seqs]))
+        rows.append({"task": f"OAT greedy decoding, {name}, {n} scanpaths of mean length {mean_len:.1f}, 84 objects",
+                     "ours_scanpaths_per_s": n / fast, "peer": "full decoder re-run per step",
+                     "peer_scanpaths_per_s": n / slow, "ratio": slow / fast, "goal_scanpaths_per_s": 1000})
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=15, help="OSIE images (15 subjects, 105 pairs each)")
+    parser.add_argument("--scanpaths", type=int, default=1000)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    load = os.getloadavg()[0]
+    rows = bench_multimatch(args.images) + bench_decoding(args.scanpaths)
+    result = {"machine": f"{platform.processor() or platform.machine()}, torch threads {args.threads}, "
+                         f"load average at start {load:.1f}",
+              "torch": torch.__version__, "rows": rows}
+    out = Path(__file__).parent / "results" / "scanpath_speed.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(result, indent=1))
+    tmp.replace(out)
+    print(f"{'task':<95} {'ours':>12} {'peer':>12} {'ratio':>8}")
+    for r in rows:
+        ours = r.get("ours_ms", r.get("ours_scanpaths_per_s"))
+        peer = r.get("peer_ms", r.get("peer_scanpaths_per_s"))
+        unit = "ms" if "ours_ms" in r else "/s"
+        print(f"{r['task']:<95} {ours:>10.3f}{unit} {peer:>10.3f}{unit} {r['ratio']:>7.1f}x")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,567 @@
+"""OAT: the Object-level Attention Transformer for visual-search scanpaths (Fang et al., ECCV 2024).
+
+A scanpath is a sequence of object indices. The encoder reads one token per object plus one target token;
+each token is ``concat(appearance, position)`` with appearance from a small CNN on the object's crop (when
+scenes carry images) or an embedding of the object's label, and position from
+:mod:`cogvision.scanpath.positional` applied to ``[row, col, is_target]``. The decoder reads ``BOS`` (placed at
+the grid centre) and the objects fixated so far (the same token embeddings) plus a 1-D sinusoidal order code.
+A pointer head scores every encoder token: for each of ``pointer_heads`` heads ``A_d A_e^T / sqrt(d)``, combined
+by a linear layer. Pointing at the target token (index 0 here) ends the scanpath; at the first step it is
+not allowed. Trained with teacher-forced cross-entropy through :func:`cogvision.training.fit`, early-stopped on
+the behavioural delta of scanpaths decoded on a validation set (``val_samples`` seeded samples per trial,
+or the greedy one).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from cogvision.device import resolve_device
+from cogvision.scanpath.containers import Scene, ScanpathSet, prediction_frame
+from cogvision.scanpath.metrics.behaviour import behaviour_delta, behaviour_summary
+from cogvision.scanpath.positional import gaussian_table, sinusoidal_table
+from cogvision.training import atomic_torch_save, fit, seed_everything, to_device
+
+EOS = 0  # pointer index of the target token
+IGNORE = -100
+CROP_HW = (150, 93)  # the paper's crop size (h x w)
+
+
+@dataclass
+class OATConfig:
+    """Architecture of :class:`OATNetwork` (defaults: the paper's)."""
+
+    n_labels: int
+    n_positions: int
+    d_model: int = 512
+    n_heads: int = 4
+    n_layers: int = 4
+    ffn: int = 512
+    dropout: float = 0.1
+    pointer_heads: int = 2
+    position: str = "learned"
+    sigma: float = 2.0
+    pe_iterations: int = 10_000
+    use_images: bool = False
+    max_steps: int = 128
+
+
+class CropCNN(nn.Module):
+    """The paper's appearance CNN: conv 5x5 (16) - pool 5 - conv 3x3 (32) - pool 3 - linear, on 150 x 93 crops.
+
+    Input ``(B, 3, 150, 93)`` in [0, 1]; output ``(B, out_dim)``.
+    """
+
+    def __init__(self, out_dim: int):
+        super().__init__()
+        self.features = nn.Sequential(nn.Conv2d(3, 16, 5), nn.ReLU(), nn.MaxPool2d(5), nn.Conv2d(16, 32, 3), nn.ReLU(),
+                                      nn.MaxPool2d(3))
+        with torch.no_grad():
+            n = self.features(torch.zeros(1, 3, *CROP_HW)).numel()
+        self.head = nn.Linear(n, out_dim)
+
+    def forward(self, crops: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(crops).flatten(1))
+
+
+class _DecoderLayer(nn.Module):
+    """Post-norm transformer decoder layer that can run one new token at a time.
+
+    The projected keys and values of earlier tokens (self-attention, in a preallocated cache) and of the
+    encoder states (cross-attention) are computed once, so a decoding step costs one token's work.
+    """
+
+    def __init__(self, d: int, heads: int, ffn: int, dropout: float):
+        super().__init__()
+        self.heads = heads
+        self.self_attn = nn.MultiheadAttention(d, heads, dropout=dropout, batch_first=True)
+        self.cross_attn = nn.MultiheadAttention(d, heads, dropout=dropout, batch_first=True)
+        self.ff = nn.Sequential(nn.Linear(d, ffn), nn.ReLU(), nn.Dropout(dropout), nn.Linear(ffn, d))
+        self.norms = nn.ModuleList([nn.LayerNorm(d) for _ in range(3)])
+        self.drop = nn.Dropout(dropout)
+
+    def _proj(self, attn: nn.MultiheadAttention, x: torch.Tensor, which: slice) -> torch.Tensor:
+        d = x.shape[-1]
+        w = attn.in_proj_weight[which.start * d:which.stop * d]
+        b = attn.in_proj_bias[which.start * d:which.stop * d]
+        y = F.linear(x, w, b)  # (B, T, n * d)
+        n = which.stop - which.start
+        return y.view(x.shape[0], x.shape[1], n, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)  # (n, B, h, T, dh)
+
+    def _attend(self, attn: nn.MultiheadAttention, q, k, v, mask) -> torch.Tensor:
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=attn.dropout if self.training else 0.0)
+        b, h, t, dh = out.shape
+        return attn.out_proj(out.transpose(1, 2).reshape(b, t, h * dh))
+
+    def memory_kv(self, memory: torch.Tensor) -> torch.Tensor:
+        """Cross-attention keys and values of the encoder states, ``(2, B, heads, S, d / heads)``."""
+        return self._proj(self.cross_attn, memory, slice(1, 3))
+
+    def forward(self, x, memory_kv, memory_pad, cache: torch.Tensor | None = None, start: int = 0) -> torch.Tensor:
+        """Outputs ``(B, T, d)`` for new tokens ``x`` ``(B, T, d)`` at positions ``start..``.
+
+        ``cache`` ``(2, B, heads, max_len, d / heads)``, when given, holds the self-attention keys and values
+        of positions ``< start`` and receives those of the new tokens.
+        """
+        q, k, v = self._proj(self.self_attn, x, slice(0, 3))
+        t = x.shape[1]
+        if cache is not None:
+            cache[0, :, :, start:start + t] = k
+            cache[1, :, :, start:start + t] = v
+            k, v = cache[0, :, :, :start + t], cache[1, :, :, :start + t]
+        s = k.shape[2]
+        allowed = torch.ones(t, s, dtype=torch.bool, device=x.device).tril(s - t) if t > 1 else None
+        h = self.norms[0](x + self.drop(self._attend(self.self_attn, q, k, v, allowed)))
+        cq = self._proj(self.cross_attn, h, slice(0, 1))[0]
+        keep = ~memory_pad[:, None, None, :] if memory_pad.any() else None
+        h = self.norms[1](h + self.drop(self._attend(self.cross_attn, cq, memory_kv[0], memory_kv[1], keep)))
+        return self.norms[2](h + self.drop(self.ff(h)))
+
+
+class OATNetwork(nn.Module):
+    """The OAT network on padded tensor batches (see :meth:`OAT.fit` for the batch layout).
+
+    Encoder tokens: index 0 the target token, ``1..N`` the objects. ``forward`` returns pointer logits
+    ``(B, T, 1 + N)`` for decoder inputs ``dec_in`` ``(B, T)`` (0 = BOS, ``k`` = object token ``k``).
+    """
+
+    def __init__(self, config: OATConfig):
+        super().__init__()
+        self.config = config
+        d, half = config.d_model, config.d_model // 2
+        self.half = half
+        if config.use_images:
+            self.crop_cnn = CropCNN(half)
+        else:
+            self.label_embed = nn.Embedding(config.n_labels, half)
+        k = math.ceil((d - half) / 3)
+        n_pos = max(config.n_positions, 2)
+        if config.position == "learned":
+            table = gaussian_table(n_pos, k, config.sigma, config.pe_iterations)
+        elif config.position == "sinusoidal":
+            table = sinusoidal_table(n_pos, k)
+        else:
+            raise ValueError(f"position must be 'learned' or 'sinusoidal', got {config.position!r}")
+        self.register_buffer("pos_table", torch.as_tensor(np.asarray(table), dtype=torch.float32))
+        self.register_buffer("order_table", torch.as_tensor(sinusoidal_table(config.max_steps + 1, d)))
+        self.bos = nn.Parameter(torch.zeros(half))
+        layer = nn.TransformerEncoderLayer(d, config.n_heads, config.ffn, config.dropout, batch_first=True)
+        self.encoder = nn.TransformerEncoder(layer, config.n_layers, enable_nested_tensor=False)
+        self.decoder = nn.ModuleList([_DecoderLayer(d, config.n_heads, config.ffn, config.dropout)
+                                      for _ in range(config.n_layers)])
+        self.ptr_enc = nn.ModuleList([nn.Linear(d, d) for _ in range(config.pointer_heads)])
+        self.ptr_dec = nn.ModuleList([nn.Linear(d, d) for _ in range(config.pointer_heads)])
+        self.combine = nn.Linear(config.pointer_heads, 1)
+        for p in self.parameters():
+            if p.dim() > 1:
+                nn.init.xavier_uniform_(p)
+
+    def _position(self, pos: torch.Tensor) -> torch.Tensor:
+        code = self.pos_table[pos].flatten(-2)  # (..., 3k)
+        return code[..., : self.config.d_model - self.half]
+
+    def tokens(self, batch: dict) -> torch.Tensor:
+        """Encoder input embeddings ``(B, 1 + N, d)``: target token then objects."""
+        if self.config.use_images:
+            crops = torch.cat([batch["tgt_crop"][:, None], batch["obj_crop"]], 1)
+            b, n = crops.shape[:2]
+            appearance = self.crop_cnn(crops.flatten(0, 1)).view(b, n, -1)
+        else:
+            appearance = self.label_embed(torch.cat([batch["tgt_label"][:, None], batch["obj_label"]], 1))
+        pos = torch.cat([batch["tgt_pos"][:, None], batch["obj_pos"]], 1)
+        return torch.cat([appearance, self._position(pos)], -1)
+
+    def encode(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Token embeddings, encoder states, encoder padding mask and pointer keys per head."""
+        tokens = self.tokens(batch)
+        pad = ~torch.cat([torch.ones_like(batch["obj_mask"][:, :1]), batch["obj_mask"]], 1)
+        memory = self.encoder(tokens, src_key_padding_mask=pad)
+        keys = torch.stack([lin(memory) for lin in self.ptr_enc], 1)  # (B, H, S, d)
+        return tokens, memory, pad, keys
+
+    def decoder_inputs(self, tokens: torch.Tensor, dec_in: torch.Tensor, bos_pos: torch.Tensor, start: int = 0):
+        """Decoder input embeddings ``(B, T, d)`` for pointer indices ``dec_in`` (0 = BOS) at steps ``start..``."""
+        gathered = tokens.gather(1, dec_in[..., None].expand(-1, -1, tokens.shape[-1]))
+        bos = torch.cat([self.bos.expand(len(tokens), -1), self._position(bos_pos)], -1)
+        x = torch.where((dec_in == 0)[..., None], bos[:, None, :], gathered)
+        stop = start + dec_in.shape[1]
+        order = self.order_table if stop <= len(self.order_table) else torch.as_tensor(
+            sinusoidal_table(stop, self.config.d_model), device=x.device)
+        return x + order[start:stop]
+
+    def pointer_logits(self, h: torch.Tensor, keys: torch.Tensor, pad: torch.Tensor, first: torch.Tensor) -> torch.Tensor:
+        """Logits over encoder tokens ``(B, T, S)``; padding masked, EOS masked where ``first`` ``(B, T)`` is true."""
+        queries = torch.stack([lin(h) for lin in self.ptr_dec], 1)  # (B, H, T, d)
+        scores = queries @ keys.transpose(-1, -2) / math.sqrt(self.config.d_model)  # (B, H, T, S)
+        logits = self.combine(scores.permute(0, 2, 3, 1)).squeeze(-1)
+        logits = logits.masked_fill(pad[:, None, :], float("-inf"))
+        return logits.masked_fill(first[..., None] & (torch.arange(logits.shape[-1], device=h.device) == EOS), float("-inf"))
+
+    def forward(self, batch: dict) -> torch.Tensor:
+        tokens, memory, pad, keys = self.encode(batch)
+        x = self.decoder_inputs(tokens, batch["dec_in"], batch["bos_pos"])
+        for layer in self.decoder:
+            x = layer(x, layer.memory_kv(memory), pad)
+        first = torch.zeros_like(batch["dec_in"], dtype=torch.bool)
+        first[:, 0] = True
+        return self.pointer_logits(x, keys, pad, first)
+
+    @torch.no_grad()
+    def generate(self, batch: dict, max_len: int, sample: bool = False, generator: torch.Generator | None = None,
+                 repeats: int = 1) -> torch.Tensor:
+        """Decode ``(B * repeats, max_len)`` pointer indices (object token ``k``; 0 after the scanpath ends).
+
+        Each scene is encoded once and decoded ``repeats`` times (rows scene-major).
+        """
+        tokens, memory, pad, keys = self.encode(batch)
+        bos_pos = batch["bos_pos"]
+        if repeats > 1:
+            tokens, memory, pad, keys, bos_pos = (t.repeat_interleave(repeats, 0) for t in (tokens, memory, pad, keys, bos_pos))
+        mem_kv = [layer.memory_kv(memory) for layer in self.decoder]
+        b = tokens.shape[0]
+        out = torch.zeros(b, max_len, dtype=torch.long, device=tokens.device)
+        done = torch.zeros(b, dtype=torch.bool, device=tokens.device)
+        d = self.config.d_model
+        cache = [memory.new_empty(2, b, self.config.n_heads, max_len, d // self.config.n_heads) for _ in self.decoder]
+        current = torch.zeros(b, 1, dtype=torch.long, device=tokens.device)
+        for step in range(max_len):
+            x = self.decoder_inputs(tokens, current, bos_pos, start=step)
+            for i, layer in enumerate(self.decoder):
+                x = layer(x, mem_kv[i], pad, cache[i], step)
+            first = torch.full((b, 1), step == 0, dtype=torch.bool, device=tokens.device)
+            logits = self.pointer_logits(x, keys, pad, first)[:, 0]
+            if sample:
+                probs = torch.softmax(logits.float(), -1)
+                choice = torch.multinomial(probs.cpu(), 1, generator=generator).squeeze(1).to(tokens.device)
+            else:
+                choice = logits.argmax(-1)
+            choice = torch.where(done, torch.zeros_like(choice), choice)
+            out[:, step] = choice
+            done = done | (choice == EOS)
+            if done.all():
+                break
+            current = choice[:, None]
+        return out
+
+
+def _scene_tensors(scene: Scene, vocab: dict[str, int], use_images: bool) -> dict:
+    rows, cols = scene.grid_shape
+    is_target = np.zeros(scene.n_objects, int)
+    is_target[scene.target] = 1
+    out = {
+        "obj_label": torch.tensor([vocab.get(lab, 0) for lab in scene.labels]),
+        "obj_pos": torch.as_tensor(np.column_stack([scene.grid_pos, is_target])),
+        "tgt_label": torch.tensor(vocab.get(scene.target_label, 0)),
+        "tgt_pos": torch.tensor([*scene.grid_pos[scene.target], 1]),
+        "bos_pos": torch.tensor([rows // 2, cols // 2, 0]),
+    }
+    if use_images:
+        image = torch.as_tensor(np.asarray(scene.image), dtype=torch.float32).permute(2, 0, 1) / 255.0
+        crops = []
+        for x0, y0, x1, y1 in scene.boxes.round().astype(int):
+            crop = image[:, max(y0, 0):max(y1, y0 + 1), max(x0, 0):max(x1, x0 + 1)]
+            crops.append(F.interpolate(crop[None], size=CROP_HW, mode="bilinear", align_corners=False)[0])
+        out["obj_crop"] = torch.stack(crops)
+        out["tgt_crop"] = out["obj_crop"][scene.target]
+    return out
+
+
+def _collate(items: Sequence[tuple[dict, np.ndarray | None]]) -> dict:
+    b = len(items)
+    n = max(len(s["obj_label"]) for s, _ in items)
+    batch = {
+        "obj_label": torch.zeros(b, n, dtype=torch.long),
+        "obj_pos": torch.zeros(b, n, 3, dtype=torch.long),
+        "obj_mask": torch.zeros(b, n, dtype=torch.bool),
+        "tgt_label": torch.stack([s["tgt_label"] for s, _ in items]),
+        "tgt_pos": torch.stack([s["tgt_pos"] for s, _ in items]),
+        "bos_pos": torch.stack([s["bos_pos"] for s, _ in items]),
+    }
+    if "obj_crop" in items[0][0]:
+        batch["obj_crop"] = torch.zeros(b, n, 3, *CROP_HW)
+        batch["tgt_crop"] = torch.stack([s["tgt_crop"] for s, _ in items])
+    for k, (s, _) in enumerate(items):
+        m = len(s["obj_label"])
+        batch["obj_label"][k, :m] = s["obj_label"]
+        batch["obj_pos"][k, :m] = s["obj_pos"]
+        batch["obj_mask"][k, :m] = True
+        if "obj_crop" in batch:
+            batch["obj_crop"][k, :m] = s["obj_crop"]
+    if items[0][1] is not None:
+        t = max(len(seq) for _, seq in items) + 1
+        dec_in = torch.zeros(b, t, dtype=torch.long)
+        dec_out = torch.full((b, t), IGNORE, dtype=torch.long)
+        for k, (_, seq) in enumerate(items):
+            ptr = torch.as_tensor(np.asarray(seq, int) + 1)
+            dec_in[k, 1:len(ptr) + 1] = ptr
+            dec_out[k, :len(ptr)] = ptr
+            dec_out[k, len(ptr)] = EOS
+        batch["dec_in"], batch["dec_out"] = dec_in, dec_out
+    return batch
+
+
+def _oat_loss(model: OATNetwork, batch: dict) -> torch.Tensor:
+    logits = model(batch)
+    return F.cross_entropy(logits.flatten(0, 1).float(), batch["dec_out"].flatten(), ignore_index=IGNORE)
+
+
+class _Items(torch.utils.data.Dataset):
+    def __init__(self, items):
+        self.items = items
+
+    def __len__(self):
+        return len(self.items)
+
+    def __getitem__(self, i):
+        return self.items[i]
+
+
+class OAT:
+    """Object-level Attention Transformer as a scikit-learn-like estimator.
+
+    Parameters
+    ----------
+    d_model, n_heads, n_layers, ffn, dropout, pointer_heads
+        Architecture (paper: 512, 4, 4, 512, 0.1, 2).
+    position
+        ``"learned"`` (the paper's Gaussian-similarity table) or ``"sinusoidal"``.
+    sigma, pe_iterations
+        Width and fitting iterations of the learned table.
+    use_images
+        ``"auto"``: use the crop CNN when every scene carries an image; else label embeddings.
+    epochs, batch_size, lr, weight_decay, grad_clip, patience
+        Training (paper: up to 500 epochs, batch 20, Adam lr 1e-4, clip 1.0, patience 30 on the delta).
+    max_len
+        Longest decoded scanpath (default: the longest training scanpath).
+    val_samples
+        Scanpaths sampled per validation trial (with a fixed seed) for the early-stopping delta; 0 uses
+        the greedy scanpath (one per trial, a much noisier estimate).
+    warmup_epochs
+        Epochs trained before early stopping starts watching the delta (0, the paper's protocol, watches
+        from the first epoch). A barely trained model samples long, near-random scanpaths whose summary
+        statistics can match the humans' by chance, so with short training budgets the delta would
+        otherwise select an untrained model. These epochs count towards ``epochs``.
+    device
+        ``"auto"``, ``"cpu"``, ``"cuda"``...
+    seed
+        Seed of initialisation, batch order and sampling.
+    progress
+        Show a progress bar while fitting.
+    """
+
+    def __init__(self, d_model: int = 512, n_heads: int = 4, n_layers: int = 4, ffn: int = 512, dropout: float = 0.1,
+                 pointer_heads: int = 2, position: str = "learned", sigma: float = 2.0, pe_iterations: int = 10_000,
+                 use_images: bool | str = "auto", epochs: int = 500, batch_size: int = 20, lr: float = 1e-4,
+                 weight_decay: float = 0.0, grad_clip: float | None = 1.0, patience: int | None = 30,
+                 max_len: int | None = None, val_samples: int = 10, warmup_epochs: int = 0, device: str = "auto",
+                 seed: int = 1234,
+                 progress: bool = False):
+        self.d_model, self.n_heads, self.n_layers, self.ffn, self.dropout = d_model, n_heads, n_layers, ffn, dropout
+        self.pointer_heads, self.position, self.sigma, self.pe_iterations = pointer_heads, position, sigma, pe_iterations
+        self.use_images, self.epochs, self.batch_size, self.lr = use_images, epochs, batch_size, lr
+        self.weight_decay, self.grad_clip, self.patience, self.max_len = weight_decay, grad_clip, patience, max_len
+        self.val_samples, self.warmup_epochs = val_samples, warmup_epochs
+        self.device, self.seed, self.progress = device, seed, progress
+
+    # ----------------------------------------------------------------- data
+    def _check(self, data: ScanpathSet, what: str) -> None:
+        if not isinstance(data, ScanpathSet):
+            raise ValueError(f"{what} must be a ScanpathSet, got {type(data).__name__}")
+        no_target = [t for t, s in data.scenes.items() if s.target < 0]
+        if no_target:
+            raise ValueError(f"{what}: trial {no_target[0]!r} has no search target; OAT models visual search")
+
+    def _scene_items(self, scenes: Sequence[Scene]) -> list[dict]:
+        for s in scenes:
+            if max(s.grid_shape) > self.config_.n_positions:
+                raise ValueError(f"trial {s.trial!r}: grid {s.grid_shape} is larger than the {self.config_.n_positions} "
+                                 "positions this model was trained with")
+            if self.images_ and s.image is None:
+                raise ValueError(f"trial {s.trial!r}: this model reads object crops but the scene has no image")
+        return [_scene_tensors(s, self.vocab_, self.images_) for s in scenes]
+
+    def _training_items(self, data: ScanpathSet) -> list:
+        tensors = dict(zip(data.trials, self._scene_items([data.scenes[t] for t in data.trials])))
+        items = []
+        for trial, subject, seq in data.sequences():
+            if len(seq) == 0:
+                raise ValueError(f"trial {trial!r}, subject {subject!r}: no fixation on any object (empty scanpath)")
+            items.append((tensors[trial], seq[: self.max_len_]))
+        return items
+
+    # ----------------------------------------------------------------- fit
+    def fit(self, train: ScanpathSet, val: ScanpathSet | None = None, checkpoint_dir: str | os.PathLike | None = None,
+            resume: bool = False) -> OAT:
+        """Train on ``train``; with ``val``, early-stop on the behavioural delta of greedy scanpaths.
+
+        Returns
+        -------
+        self
+        """
+        self._check(train, "train")
+        if len(train) == 0:
+            raise ValueError("train has no scanpaths")
+        if val is not None:
+            self._check(val, "val")
+        scenes = list(train.scenes.values())
+        labels = sorted({lab for s in scenes for lab in s.labels} | {s.target_label for s in scenes})
+        self.vocab_ = {lab: i + 1 for i, lab in enumerate(labels)}  # 0: unseen label
+        self.images_ = bool(self.use_images) and all(s.image is not None for s in scenes)
+        if self.use_images is True and not self.images_:
+            raise ValueError("use_images=True but some training scenes carry no image")
+        lengths = [len(s) for *_, s in train.sequences()]
+        self.max_len_ = int(self.max_len or max(lengths))
+        n_positions = max(max(max(s.grid_shape) for s in scenes), 2)
+        if val is not None:
+            n_positions = max(n_positions, max(max(s.grid_shape) for s in val.scenes.values()))
+        self.config_ = OATConfig(len(self.vocab_) + 1, n_positions, self.d_model, self.n_heads, self.n_layers, self.ffn,
+                                 self.dropout, self.pointer_heads, self.position, self.sigma, self.pe_iterations,
+                                 self.images_, max(self.max_len_, 1) + 1)
+        seed_everything(self.seed)
+        self.network_ = OATNetwork(self.config_)
+        metric = None
+        if val is not None and len(val):
+            seqs = val.sequences()
+            human = behaviour_summary([s for *_, s in seqs], [val.scenes[t].target for t, *_ in seqs])
+            val_trials = val.trials
+
+            def metric(model):
+                pred = self._decode_sequences(model, [val.scenes[t] for t in val_trials], self.val_samples)
+                targets = [val.scenes[t].target for t in val_trials for _ in range(max(self.val_samples, 1))]
+                return behaviour_delta(behaviour_summary(pred, targets), human)
+
+        items = _Items(self._training_items(train))
+        common = dict(batch_size=self.batch_size, lr=self.lr, weight_decay=self.weight_decay,
+                      optimizer=lambda m: torch.optim.Adam(m.parameters(), lr=self.lr, weight_decay=self.weight_decay),
+                      grad_clip=self.grad_clip, collate_fn=_collate, device=self.device, progress=self.progress)
+        warmup = min(self.warmup_epochs, self.epochs - 1) if metric is not None else 0
+        histories = []
+        if warmup > 0:
+            first = fit(self.network_, items, _oat_loss, epochs=warmup, seed=self.seed, resume=resume,
+                        checkpoint_dir=Path(checkpoint_dir) / "warmup" if checkpoint_dir is not None else None, **common)
+            histories.append(first.history)
+        result = fit(self.network_, items, _oat_loss, epochs=self.epochs - warmup, val_metric=metric, mode="min",
+                     patience=self.patience if metric is not None else None, seed=self.seed + warmup, resume=resume,
+                     checkpoint_dir=Path(checkpoint_dir) / "main" if checkpoint_dir is not None else None, **common)
+        history = result.history.assign(epoch=result.history["epoch"] + warmup)
+        self.history_ = pd.concat(histories + [history], ignore_index=True)
+        self.best_epoch_ = result.best_epoch + warmup
+        self.best_delta_ = result.best_metric
+        self.network_.eval()
+        return self
+
+    # ----------------------------------------------------------------- decoding
+    def _decode_sequences(self, model: OATNetwork, scenes: Sequence[Scene], n_samples: int,
+                          batch_size: int = 512) -> list[np.ndarray]:
+        dev = next(model.parameters()).device
+        items = self._scene_items(scenes)
+        repeats = max(n_samples, 1)
+        generator = torch.Generator().manual_seed(self.seed)
+        out: list[np.ndarray] = []
+        was_training = model.training
+        model.eval()
+        per_batch = max(batch_size // repeats, 1)
+        for start in range(0, len(items), per_batch):
+            batch = to_device(_collate([(item, None) for item in items[start:start + per_batch]]), dev)
+            ptr = model.generate(batch, self.max_len_, sample=n_samples > 0, generator=generator,
+                                 repeats=repeats).cpu().numpy()
+            for row in ptr:
+                end = np.flatnonzero(row == EOS)
+                out.append(row[: end[0] if len(end) else len(row)] - 1)
+        model.train(was_training)
+        return out
+
+    def _trained(self) -> None:
+        if not hasattr(self, "network_"):
+            raise ValueError("this OAT is not fitted yet; call fit() or OAT.load()")
+
+    def predict(self, data: ScanpathSet | Sequence[Scene], n_samples: int = 0) -> pd.DataFrame:
+        """Predicted scanpaths: greedy (``n_samples=0``) or ``n_samples`` sampled ones per trial (seeded).
+
+        Returns
+        -------
+        DataFrame
+            Columns ``trial, sample, fixation, object, x, y`` (x, y: object box centres).
+        """
+        self._trained()
+        scenes = [data.scenes[t] for t in data.trials] if isinstance(data, ScanpathSet) else list(data)
+        for s in scenes:
+            if s.target < 0:
+                raise ValueError(f"trial {s.trial!r} has no search target")
+        return prediction_frame(scenes, self._decode_sequences(self.network_, scenes, n_samples), max(n_samples, 1))
+
+    @torch.no_grad()
+    def log_likelihood(self, data: ScanpathSet) -> pd.DataFrame:
+        """Exact per-step log-probabilities of the human scanpaths under the model (teacher forcing).
+
+        Returns
+        -------
+        DataFrame
+            Columns ``trial, subject, step, object, log_prob``; the last step of each scanpath is the stop
+            decision (``object == -1``: the model points at the target token).
+        """
+        self._trained()
+        self._check(data, "data")
+        model = self.network_.eval()
+        dev = next(model.parameters()).device
+        tensors = dict(zip(data.trials, self._scene_items([data.scenes[t] for t in data.trials])))
+        seqs = [(t, subj, s) for t, subj, s in data.sequences() if len(s)]
+        frames = []
+        for start in range(0, len(seqs), 256):
+            chunk = seqs[start:start + 256]
+            batch = to_device(_collate([(tensors[t], s) for t, _, s in chunk]), dev)
+            logp = torch.log_softmax(model(batch).float(), -1)
+            target = batch["dec_out"]
+            picked = logp.gather(-1, target.clamp(min=0)[..., None]).squeeze(-1).cpu().numpy()
+            for k, (trial, subject, seq) in enumerate(chunk):
+                n = len(seq) + 1
+                frames.append(pd.DataFrame({"trial": trial, "subject": subject, "step": np.arange(n),
+                                            "object": np.append(seq, -1), "log_prob": picked[k, :n]}))
+        return pd.concat(frames, ignore_index=True)
+
+    def score(self, data: ScanpathSet) -> float:
+        """Mean log-likelihood per step (nats) of the human scanpaths in ``data``; higher is better."""
+        return float(self.log_likelihood(data)["log_prob"].mean())
+
+    # ----------------------------------------------------------------- persistence
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the fitted model to one file (atomically): config, vocabulary and weights."""
+        self._trained()
+        atomic_torch_save({"config": json.dumps(asdict(self.config_)), "vocab": json.dumps(self.vocab_),
+                           "params": json.dumps(self._params()), "max_len": self.max_len_,
+                           "state": self.network_.state_dict()}, path)
+
+    def _params(self) -> dict:
+        keys = ["d_model", "n_heads", "n_layers", "ffn", "dropout", "pointer_heads", "position", "sigma", "pe_iterations",
+                "use_images", "epochs", "batch_size", "lr", "weight_decay", "grad_clip", "patience", "max_len", "val_samples",
+                "warmup_epochs", "device",
+                "seed", "progress"]
+        return {k: getattr(self, k) for k in keys}
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, device: str = "auto") -> OAT:
+        """Read a model written by :meth:`save` (weights only; no code is unpickled)."""
+        path = Path(path)
+        if not path.exists():
+            raise FileNotFoundError(f"OAT model file {path} does not exist")
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+        model = cls(**json.loads(blob["params"]))
+        model.config_ = OATConfig(**json.loads(blob["config"]))
+        model.vocab_ = json.loads(blob["vocab"])
+        model.images_ = model.config_.use_images
+        model.max_len_ = int(blob["max_len"])
+        model.network_ = OATNetwork(model.config_)
+        model.network_.load_state_dict(blob["state"])
+        model.network_.to(resolve_device(device)).eval()
+        return model

@@ -1,0 +1,86 @@
+"""Amazon book-cover visual search (Sattar et al. 2015; annotations of Stauden et al. 2018, CC BY-NC-SA 4.0).
+
+``Amazon.json``: ``{image: {"fixations": {subject: [[x, y], ...]}, "ground_truth": [{xmin, xmax, ymin, ymax}],
+"size": {width, height}, "target": name}}``. 100 collages of 6 x 14 covers, 6 subjects each, no durations,
+no images. Each cover is one grid cell, ``cell = floor(y / (H / 6)) * 14 + floor(x / (W / 14))``; the target
+is the cell with the largest overlap (IoU) with the target box. Covers are labelled ``cover``; the target
+cover carries the target's name (e.g. ``target_0.jpg``), as its crop would in OAT.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cogvision.scanpath.containers import Scene, ScanpathSet
+from cogvision.scanpath.mapping import grid_boxes, objects_by_grid
+from data_loaders.shared import shared_path
+
+ROWS, COLS = 6, 14
+RELATIVE_PATH = ("data", "eyetracking", "amazon_book_covers", "Amazon.json")
+
+
+def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    ix = np.clip(np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0]), 0, None)
+    iy = np.clip(np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1]), 0, None)
+    inter = ix * iy
+    area = lambda b: (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
+    return inter / (area(box) + area(boxes) - inter)
+
+
+def load_amazon_covers(path: str | Path | None = None, rows: int = ROWS, cols: int = COLS) -> ScanpathSet:
+    """Load the Amazon book-cover scanpaths as a :class:`~cogvision.scanpath.ScanpathSet`.
+
+    Parameters
+    ----------
+    path
+        ``Amazon.json``; default: the copy in the shared data folder.
+    rows, cols
+        Grid of covers.
+
+    Raises
+    ------
+    FileNotFoundError
+        When the file is missing.
+    ValueError
+        On malformed JSON or a collage lacking a field, naming the file and the collage.
+    """
+    path = Path(path) if path is not None else shared_path(*RELATIVE_PATH)
+    if not path.exists():
+        raise FileNotFoundError(f"Amazon covers file {path} does not exist")
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path} is not valid JSON: {err}") from err
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected an object of collages at the top level, got {type(data).__name__}")
+    scenes, frames = {}, []
+    for image, entry in data.items():
+        try:
+            width, height = float(entry["size"]["width"]), float(entry["size"]["height"])
+            gt = entry["ground_truth"][0]
+            target_box = np.array([gt["xmin"], gt["ymin"], gt["xmax"], gt["ymax"]], float)
+            target_name = str(entry["target"])
+            fixations = entry["fixations"]
+        except (KeyError, IndexError, TypeError) as err:
+            raise ValueError(f"{path}: collage {image!r} lacks field {err} (expected fixations, ground_truth, size, target)") from err
+        boxes, pos = grid_boxes(width, height, rows, cols)
+        target = int(np.argmax(_iou(target_box, boxes)))
+        labels = ["cover"] * len(boxes)
+        labels[target] = target_name
+        scenes[image] = Scene(image, width, height, boxes, labels, pos, (rows, cols), target, target_name, image)
+        for subject, points in fixations.items():
+            xy = np.asarray(points, float)
+            if xy.ndim != 2 or xy.shape[1] != 2 or len(xy) == 0:
+                raise ValueError(f"{path}: collage {image!r}, subject {subject}: expected a non-empty list of [x, y], "
+                                 f"got shape {xy.shape}")
+            frames.append(pd.DataFrame({
+                "subject": str(subject), "trial": image, "fixation": np.arange(len(xy)), "x": xy[:, 0], "y": xy[:, 1],
+                "duration": np.nan, "object": objects_by_grid(xy[:, 0], xy[:, 1], width, height, rows, cols),
+            }))
+    if not frames:
+        raise ValueError(f"{path}: no scanpaths")
+    return ScanpathSet(pd.concat(frames, ignore_index=True), scenes, "amazon_covers")
