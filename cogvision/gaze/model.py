@@ -1,0 +1,257 @@
+"""ViTGaze: gaze following from a ViT's own attention (Song et al. 2024, arXiv 2403.12778).
+
+``image -> backbone (one pass for every person) -> interaction tensor of 4 blocks -> spatial guidance
+(head patches) -> (blocks x heads, H, W) -> decoder -> heatmap``; in/out-of-frame from an MLP on the
+last block's patch tokens pooled with the same guidance weights.
+
+>>> import torch
+>>> from cogvision.gaze.model import build_vitgaze
+>>> model = build_vitgaze("cogvision.models.builtin:tiny_vit", device="cpu")
+>>> out = model(torch.rand(1, 3, 64, 64), torch.tensor([[0.1, 0.1, 0.3, 0.3], [0.6, 0.5, 0.8, 0.7]]),
+...             torch.tensor([0, 0]))
+>>> tuple(out.heatmap.shape), tuple(out.inout_logit.shape)
+((2, 64, 64), (2,))
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from cogvision.device import resolve_device
+from cogvision.gaze.guidance import SpatialGuidance, check_boxes, expand_boxes, head_patch_mask
+from cogvision.gaze.interaction import QueryKeyCapture, default_blocks, guided_interaction
+from cogvision.models import FeatureRecorder, block_names, load_model, preprocessing_for, token_layout
+from cogvision.models.attention import attention_modules
+from cogvision.training import atomic_torch_save
+
+CHECKPOINT_FORMAT = "cogvision.gaze.ViTGaze/1"
+
+
+@dataclass
+class GazeOutput:
+    """What :class:`ViTGaze` returns for P people.
+
+    Attributes
+    ----------
+    heatmap : torch.Tensor
+        (P, 8*rows, 8*cols) gaze heatmap (regressed onto a Gaussian with peak 1; not a probability).
+    inout_logit : torch.Tensor
+        (P,) logit of "gaze target inside the frame".
+    weights : torch.Tensor
+        (P, rows, cols) spatial-guidance weights over the patch grid.
+    """
+
+    heatmap: torch.Tensor
+    inout_logit: torch.Tensor
+    weights: torch.Tensor
+
+
+class HeatmapDecoder(nn.Sequential):
+    """``len(channels)`` x [bilinear x2 (align_corners) -> Conv3x3 -> BN -> ReLU], then Conv1x1 to one map.
+
+    ViTGaze's ``UpSampleConv`` with channels 24 -> 16 -> 8 -> 1: 4,757 parameters for ViT-S.
+    """
+
+    def __init__(self, in_channels: int, channels: tuple[int, ...] = (16, 8, 1)):
+        layers: list[nn.Module] = []
+        for out in channels:
+            layers += [nn.Upsample(scale_factor=2, mode="bilinear", align_corners=True),
+                       nn.Conv2d(in_channels, out, 3, padding=1), nn.BatchNorm2d(out), nn.ReLU()]
+            in_channels = out
+        layers.append(nn.Conv2d(in_channels, 1, 1))
+        super().__init__(*layers)
+
+
+class ViTGaze(nn.Module):
+    """Gaze following on any timm-style ViT.
+
+    Parameters
+    ----------
+    backbone
+        A ViT with timm-style attention modules (``qkv``, ``num_heads``, ``q_norm``, ``k_norm``), a
+        ``patch_embed`` and ``embed_dim``; e.g. from :func:`cogvision.models.load_model`.
+    blocks
+        Blocks whose attention forms the interaction tensor; default ``n_blocks`` evenly spaced ones.
+    n_blocks
+        How many evenly spaced blocks to tap when ``blocks`` is not given (4 in the paper).
+    guidance_dim
+        Width of the spatial-guidance conv stem (8 in the paper).
+    decoder_channels
+        Output channels of the decoder stages (16, 8, 1 in the paper; each stage doubles the size).
+    head_box_expand
+        Fraction of the head box's size added on each side before pooling onto patches (0.1 in the
+        paper's data loader).
+    freeze_backbone
+        Keep the backbone fixed (no gradients, eval mode) and train only guidance, decoder and in/out head.
+    image_size
+        Default input side for :mod:`cogvision.gaze.predict` (default: the backbone's preprocessing crop).
+
+    Notes
+    -----
+    ``forward`` takes images in [0, 1] and normalises them with the backbone's preprocessing mean/std.
+    """
+
+    def __init__(self, backbone: nn.Module, blocks: list[str] | None = None, n_blocks: int = 4, guidance_dim: int = 8,
+                 decoder_channels: tuple[int, ...] = (16, 8, 1), head_box_expand: float = 0.1,
+                 freeze_backbone: bool = False, image_size: int | None = None):
+        super().__init__()
+        self.blocks = list(blocks) if blocks is not None else default_blocks(backbone, n_blocks)
+        modules = {name.rsplit(".", 1)[0]: m for name, m in attention_modules(backbone).items()}
+        missing = [b for b in self.blocks if b not in modules]
+        if missing:
+            raise ValueError(f"no attention block(s) {missing} in {type(backbone).__name__}; available: {list(modules)}")
+        if not hasattr(backbone, "embed_dim"):
+            raise ValueError(f"{type(backbone).__name__} has no embed_dim: the in/out head needs the token width")
+        prep = preprocessing_for(backbone)
+        self.backbone = backbone
+        self.last_block = block_names(backbone)[-1]
+        self.patch_size = token_layout(backbone, (1, 1)).patch_size
+        self.head_box_expand = float(head_box_expand)
+        self.freeze_backbone = bool(freeze_backbone)
+        self.image_size = int(image_size or prep.crop)
+        channels = sum(modules[b].num_heads for b in self.blocks)
+        dim = int(backbone.embed_dim)
+        self.guidance = SpatialGuidance(self.patch_size, guidance_dim)
+        self.decoder = HeatmapDecoder(channels, tuple(decoder_channels))
+        self.inout = nn.Sequential(nn.Linear(dim, dim), nn.ReLU(), nn.Linear(dim, 1))
+        self.register_buffer("mean", torch.tensor(prep.mean, dtype=torch.float32).view(1, -1, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(prep.std, dtype=torch.float32).view(1, -1, 1, 1), persistent=False)
+        if self.freeze_backbone:
+            self.backbone.requires_grad_(False)
+        self.config: dict[str, Any] = {}
+
+    def train(self, mode: bool = True) -> "ViTGaze":
+        """Set training mode; a frozen backbone stays in eval mode."""
+        super().train(mode)
+        if self.freeze_backbone:
+            self.backbone.eval()
+        return self
+
+    def forward(self, images: torch.Tensor, boxes: torch.Tensor, image_index: torch.Tensor | None = None) -> GazeOutput:
+        """Heatmaps and in/out logits for every person.
+
+        Parameters
+        ----------
+        images
+            (B, 3, H, W) in [0, 1]; H and W are best multiples of the patch size.
+        boxes
+            (P, 4) head boxes, normalised ``x1, y1, x2, y2`` in [0, 1].
+        image_index
+            (P,) long: which image each person is in; default ``arange(B)`` (one person per image).
+
+        Returns
+        -------
+        GazeOutput
+        """
+        if images.ndim != 4 or images.shape[1] != 3:
+            raise ValueError(f"images must be (B, 3, H, W), got {tuple(images.shape)}")
+        check_boxes(boxes)
+        if image_index is None:
+            if boxes.shape[0] != images.shape[0]:
+                raise ValueError(f"{boxes.shape[0]} boxes for {images.shape[0]} images: pass image_index "
+                                 "to say which image each person is in")
+            image_index = torch.arange(images.shape[0], device=images.device)
+        if image_index.shape != (boxes.shape[0],) or (image_index < 0).any() or (image_index >= images.shape[0]).any():
+            raise ValueError(f"image_index must be ({boxes.shape[0]},) with values in [0, {images.shape[0]}), "
+                             f"got {image_index.tolist()}")
+        x = (images - self.mean) / self.std
+        layout = token_layout(self.backbone, tuple(x.shape[-2:]))
+        masks = head_patch_mask(expand_boxes(boxes, self.head_box_expand), tuple(x.shape[-2:]),
+                                layout.patch_size, layout.grid)
+        weights = self.guidance(x, masks, image_index)
+        forward = getattr(self.backbone, "forward_features", self.backbone)
+        with QueryKeyCapture(self.backbone, self.blocks) as capture, \
+                FeatureRecorder(self.backbone, [self.last_block]) as recorder:
+            with torch.set_grad_enabled(torch.is_grad_enabled() and not self.freeze_backbone):
+                forward(x)
+            features = guided_interaction(capture, layout, weights, image_index)
+        tokens = recorder.outputs[self.last_block][:, layout.n_prefix:]  # (B, N, D)
+        pooled = torch.einsum("pn,pnd->pd", weights, tokens[image_index])
+        heatmap = self.decoder(features)[:, 0]
+        return GazeOutput(heatmap=heatmap, inout_logit=self.inout(pooled)[:, 0],
+                          weights=weights.reshape(-1, *layout.grid))
+
+
+def build_vitgaze(spec: str, weights: str | os.PathLike | None = None, device: str | torch.device = "auto",
+                  backbone_kwargs: dict | None = None, **gaze_kwargs: Any) -> ViTGaze:
+    """Load a backbone with :func:`cogvision.models.load_model` and wrap it in :class:`ViTGaze`.
+
+    Parameters
+    ----------
+    spec
+        Backbone spec, e.g. ``timm:vit_small_patch14_dinov2`` or ``cogvision.models.builtin:tiny_vit``.
+    weights
+        Local backbone weights (safetensors or torch state dict).
+    device
+        ``"auto"`` or explicit.
+    backbone_kwargs
+        Passed to the backbone constructor; for ``timm:`` specs ``dynamic_img_size=True`` is added unless
+        given, so that any input size works.
+    **gaze_kwargs
+        Passed to :class:`ViTGaze` (``blocks``, ``freeze_backbone``, ``image_size``, ...).
+
+    Raises
+    ------
+    ValueError
+        If the backbone is not a ViT (no attention blocks).
+    """
+    backbone_kwargs = dict(backbone_kwargs or {})
+    if spec.startswith("timm:"):
+        backbone_kwargs.setdefault("dynamic_img_size", True)
+    backbone = load_model(spec, weights=weights, device="cpu", **backbone_kwargs)
+    if not block_names(backbone):
+        raise ValueError(f"{spec} ({type(backbone).__name__}) is not a ViT: it has no attention blocks with "
+                         "qkv + num_heads, so there are no attention maps to read gaze from")
+    model = ViTGaze(backbone, **gaze_kwargs)
+    model.config = {"spec": spec, "backbone_kwargs": backbone_kwargs,
+                    "gaze_kwargs": {**gaze_kwargs, "blocks": model.blocks, "image_size": model.image_size}}
+    return model.to(resolve_device(device)).eval()
+
+
+def save_vitgaze(model: ViTGaze, path: str | os.PathLike, extra: dict | None = None) -> Path:
+    """Write a checkpoint (config + state dict, readable with ``weights_only=True``) atomically."""
+    if not model.config:
+        raise ValueError("model has no config: build it with build_vitgaze so that it can be rebuilt on load")
+    path = Path(path)
+    atomic_torch_save({"format": CHECKPOINT_FORMAT, "config": model.config, "extra": extra or {},
+                       "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}}, path)
+    return path
+
+
+def load_vitgaze(path: str | os.PathLike, device: str | torch.device = "auto") -> ViTGaze:
+    """Rebuild a :class:`ViTGaze` saved by :func:`save_vitgaze` (no foreign code runs: ``weights_only``).
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ValueError
+        If the file is not a ViTGaze checkpoint.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"ViTGaze checkpoint {path} does not exist")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path} is not a ViTGaze checkpoint (expected format {CHECKPOINT_FORMAT!r}; "
+                         "a plain backbone state dict goes to --weights together with --model)")
+    config = state["config"]
+    model = build_vitgaze(config["spec"], device="cpu", backbone_kwargs=config["backbone_kwargs"],
+                          **config["gaze_kwargs"])
+    model.load_state_dict(state["state_dict"])
+    return model.to(resolve_device(device)).eval()
+
+
+def is_vitgaze_checkpoint(path: str | os.PathLike) -> bool:
+    """Whether ``path`` holds a checkpoint written by :func:`save_vitgaze`."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # noqa: BLE001 - any unreadable file is simply not one of ours
+        return False
+    return isinstance(state, dict) and state.get("format") == CHECKPOINT_FORMAT
