@@ -1,0 +1,100 @@
+"""cogvision RidgeCV against himalaya's RidgeCV (torch backend) and scikit-learn's RidgeCV, side by side.
+
+Same data, same alphas, same 5 folds (KFold, no shuffle), alpha chosen per target by held-out
+squared error (``scoring="neg_mse"``, himalaya's default) for cogvision and himalaya; scikit-learn's
+``RidgeCV(cv=KFold(5))`` cannot choose alpha per target with a CV splitter, so it chooses one alpha for
+all targets (its own default behaviour) and is timed as the baseline that users reach for.
+
+    .venv/bin/python benchmarks/ridge_speed.py            # n=2000, p=1000, 10,000 targets, 10 alphas
+    .venv/bin/python benchmarks/ridge_speed.py --small    # n=500, p=200, 1,000 targets
+
+Writes benchmarks/results/ridge_speed.json and prints time ratios and the largest prediction
+difference to cogvision's predictions (per dtype).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.linear_model import RidgeCV as SkRidgeCV
+from sklearn.model_selection import KFold
+
+from cogvision.brain.ridge import RidgeCV
+from cogvision.device import resolve_device
+
+
+def make_data(n: int, p: int, t: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, p))
+    w = rng.normal(size=(p, t)) * (rng.random((p, t)) < 0.1)
+    y = x @ w / np.sqrt(0.1 * p) + rng.normal(size=(n, t)) * rng.uniform(0.5, 5, t)
+    return x, y
+
+
+def timed(fn) -> tuple[float, object]:
+    start = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - start, out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--small", action="store_true", help="n=500, p=200, 1,000 targets")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    parser.add_argument("--skip-sklearn", action="store_true", help="leave scikit-learn out (slow at full size)")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    n, p, t = (500, 200, 1000) if args.small else (2000, 1000, 10_000)
+    alphas = np.logspace(-1, 6, 10)
+    device = resolve_device(args.device)
+    x, y = make_data(n, p, t)
+    rows = []
+    for dtype in ("float32", "float64"):
+        xd, yd = x.astype(dtype), y.astype(dtype)
+        ours_s, ours = timed(lambda: RidgeCV(alphas=alphas, cv=5, scoring="neg_mse", device=device, dtype=dtype).fit(xd, yd))
+        pred = ours.predict(xd)
+        row = {"dtype": dtype, "cogvision_s": ours_s}
+        from himalaya.backend import set_backend
+        from himalaya.ridge import RidgeCV as HimalayaRidgeCV
+
+        backend = set_backend("torch_cuda" if device.type == "cuda" else "torch", on_error="raise")
+        hx, hy = backend.asarray(xd), backend.asarray(yd)
+        him_s, him = timed(lambda: HimalayaRidgeCV(alphas=alphas, cv=KFold(5), fit_intercept=True).fit(hx, hy))
+        him_pred = backend.to_numpy(him.predict(hx))
+        row.update(himalaya_s=him_s, himalaya_max_abs_diff=float(np.abs(him_pred - pred).max()),
+                   himalaya_same_alpha=float(np.mean(np.isclose(backend.to_numpy(him.best_alphas_), ours.best_alphas_,
+                                                                rtol=1e-4))))
+        if not args.skip_sklearn:
+            sk_s, sk = timed(lambda: SkRidgeCV(alphas=alphas, cv=KFold(5)).fit(xd, yd))
+            shared = RidgeCV(alphas=alphas, cv=5, alpha_per_target=False, device=device, dtype=dtype).fit(xd, yd)
+            row.update(sklearn_s=sk_s, sklearn_max_abs_diff=float(np.abs(sk.predict(xd) - shared.predict(xd)).max()))
+        rows.append(row)
+    result = {"n": n, "p": p, "targets": t, "alphas": len(alphas), "folds": 5, "device": str(device),
+              "cpu_threads": torch.get_num_threads(), "machine": platform.processor() or platform.machine(),
+              "cpus": os.cpu_count(), "rows": rows}
+    out = Path(__file__).parent / "results" / "ridge_speed.json"
+    out.parent.mkdir(exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(result, indent=2))
+    os.replace(tmp, out)
+    print(f"n={n} p={p} targets={t} alphas={len(alphas)} folds=5 device={device}")
+    print(f"{'dtype':8} {'ours s':>8} {'himalaya s':>11} {'x himalaya':>10} {'sklearn s':>10} {'x sklearn':>10} "
+          f"{'max|d| him':>11} {'max|d| skl':>11}")
+    for r in rows:
+        sk = r.get("sklearn_s", float("nan"))
+        print(f"{r['dtype']:8} {r['cogvision_s']:8.2f} {r['himalaya_s']:11.2f} {r['himalaya_s'] / r['cogvision_s']:10.2f} "
+              f"{sk:10.2f} {sk / r['cogvision_s']:10.2f} {r['himalaya_max_abs_diff']:11.2e} "
+              f"{r.get('sklearn_max_abs_diff', float('nan')):11.2e}")
+
+
+if __name__ == "__main__":
+    main()

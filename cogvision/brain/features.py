@@ -1,0 +1,148 @@
+"""Network features for encoders: extracted once through :mod:`cogvision.models`, cached to netCDF.
+
+Any model spec and any layer work: conv maps (C, H, W) and ViT token sequences (patch tokens laid
+back onto their grid; CLS and register tokens dropped). The cache file records the model spec,
+weights, layer, preprocessing, seed and a hash of the images; a cache whose record does not match
+is recomputed, never silently reused.
+
+Encoders read features as a grid array (n_stimuli, channels, H, W) (:func:`as_grid`) or flattened
+(n_stimuli, channels * H * W) for ridge (:func:`as_matrix`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+import xarray as xr
+
+from cogvision.models import extract_features, load_model, preprocessing_for, token_layout
+
+
+def images_hash(images: torch.Tensor) -> str:
+    """Short SHA-256 of the image tensor's bytes (float32), used to key the cache."""
+    return hashlib.sha256(images.detach().to(torch.float32).cpu().contiguous().numpy().tobytes()).hexdigest()[:16]
+
+
+def _record(spec: str, layer: str, weights: str | None, seed: int, images: torch.Tensor) -> dict:
+    return {"model": spec, "layer": layer, "weights": str(weights or ""), "seed": int(seed),
+            "images_sha": images_hash(images), "n_stimuli": int(images.shape[0])}
+
+
+def cache_path(cache_dir: str | os.PathLike, record: dict) -> Path:
+    """File name of the cached features for ``record`` (model, layer, weights, seed, images)."""
+    key = hashlib.sha256(repr(sorted(record.items())).encode()).hexdigest()[:16]
+    safe_layer = "".join(ch if ch.isalnum() else "_" for ch in record["layer"])
+    return Path(cache_dir) / f"features_{safe_layer}_{key}.nc"
+
+
+def _to_grid_array(da: xr.DataArray, grid: tuple[int, int] | None) -> xr.DataArray:
+    """Conv maps stay as they are; patch tokens become (stimulus, channel, y, x)."""
+    layer = da.name
+    if da.ndim == 4:
+        return da.rename({f"{layer}/channel": "channel", f"{layer}/y": "y", f"{layer}/x": "x"})
+    if da.ndim != 3:
+        raise ValueError(f"layer {layer!r} gives features with dims {da.dims}; encoders need a conv map "
+                         "(stimulus, channel, y, x) or tokens (stimulus, token, channel)")
+    kind = da.coords.get(f"{layer}/token_kind")
+    tokens = da.values if kind is None else da.values[:, np.asarray(kind) == "patch"]
+    n = tokens.shape[1]
+    if grid is None:
+        side = int(round(np.sqrt(n)))
+        if side * side != n:
+            raise ValueError(f"layer {layer!r} has {n} patch tokens, not a square grid; pass grid=(H, W)")
+        grid = (side, side)
+    if grid[0] * grid[1] != n:
+        raise ValueError(f"layer {layer!r} has {n} patch tokens but grid {grid} holds {grid[0] * grid[1]}")
+    values = tokens.reshape(tokens.shape[0], grid[0], grid[1], -1).transpose(0, 3, 1, 2)
+    return xr.DataArray(values, dims=("stimulus", "channel", "y", "x"), coords={"stimulus": da["stimulus"].values})
+
+
+def cached_features(
+    spec: str,
+    images: torch.Tensor,
+    layer: str,
+    cache_dir: str | os.PathLike | None = None,
+    *,
+    weights: str | None = None,
+    seed: int = 0,
+    stimulus_ids: list | None = None,
+    batch_size: int = 32,
+    device: str = "auto",
+) -> xr.DataArray:
+    """Grid features (stimulus, channel, y, x) of ``images`` at ``layer`` of model ``spec``, cached.
+
+    Parameters
+    ----------
+    spec
+        Model spec for :func:`cogvision.models.load_model` (e.g. ``timm:vit_small_patch16_224``).
+    images
+        (B, 3, H, W) in [0, 1]; preprocessed by the model's own preprocessing.
+    layer
+        Module name (see ``cogvision models inspect SPEC``).
+    cache_dir
+        Folder of the netCDF cache; ``None`` disables caching.
+    weights
+        Local weights file for the model.
+    seed
+        Seeds torch before building the model, so randomly initialised networks are reproducible.
+    stimulus_ids
+        Labels of the ``stimulus`` dim.
+    batch_size, device
+        Extraction settings.
+
+    Returns
+    -------
+    xarray.DataArray
+        Dims (``stimulus``, ``channel``, ``y``, ``x``); ``attrs`` record model, weights, layer, seed,
+        images hash and preprocessing.
+    """
+    record = _record(spec, layer, weights, seed, images)
+    path = cache_path(cache_dir, record) if cache_dir is not None else None
+    if path is not None and path.exists():
+        with xr.open_dataarray(path, engine="scipy") as cached:
+            cached = cached.load()
+        if all(str(cached.attrs.get(k)) == str(v) for k, v in record.items()):
+            return cached
+    torch.manual_seed(seed)
+    model = load_model(spec, weights=weights, device=device)
+    ds = extract_features(model, images, [layer], batch_size=batch_size, stimulus_ids=stimulus_ids)
+    prep = preprocessing_for(model)
+    grid = None
+    if ds[layer].ndim == 3 and getattr(model, "patch_embed", None) is not None:
+        grid = token_layout(model, (prep.crop, prep.crop)).grid
+    da = _to_grid_array(ds[layer], grid).astype(np.float32)
+    da.name = "features"
+    da.attrs = {**record, "preprocessing": ds.attrs["preprocessing"]}
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+        da.to_netcdf(tmp, engine="scipy")
+        os.replace(tmp, path)
+    return da
+
+
+def as_grid(features) -> np.ndarray:
+    """Features as a float32 array (n_stimuli, channels, H, W).
+
+    Accepts a 4-D array/DataArray, or 3-D tokens (n, L, C) with a square number of tokens.
+    """
+    if isinstance(features, xr.DataArray) and features.ndim == 3 and features.name is not None:
+        features = _to_grid_array(features, None)
+    array = np.asarray(features, dtype=np.float32)
+    if array.ndim == 3:
+        array = _to_grid_array(xr.DataArray(array, dims=("stimulus", "t/token", "t/channel"), name="t"), None).values
+    if array.ndim != 4:
+        raise ValueError(f"features have shape {array.shape}; expected (n_stimuli, channels, H, W) or tokens (n, L, C)")
+    return array
+
+
+def as_matrix(features) -> np.ndarray:
+    """Features flattened to (n_stimuli, n_features) for linear models (2-D input is returned as is)."""
+    array = np.asarray(features, dtype=np.float32)
+    if array.ndim < 2:
+        raise ValueError(f"features have shape {array.shape}; expected at least (n_stimuli, n_features)")
+    return array.reshape(array.shape[0], -1)

@@ -1,0 +1,238 @@
+"""Transformer brain encoder (Adeli, Sun & Kriegeskorte, NeurIPS 2025).
+
+Learned queries, by default one per ROI per hemisphere, cross-attend to the tokens of a frozen
+network's feature grid (one DETR-style decoder layer: the query embeddings are the queries, the
+target starts at zero; a 2-D sine positional encoding is added to the keys only; then a
+feed-forward block). Each target (vertex or voxel) is read out linearly from the output of its own
+ROI's query.
+
+The readout is a **gather**: each target picks its query's output vector and takes a dot product
+with its own weight vector (N x T x d multiply-adds). The reference implementation instead sends
+every query's output through every target's weight row and keeps the right one with a mask
+(N x Q x T x d); ``benchmarks/brain_readout.py`` compares the two.
+
+The queries' cross-attention weights (averaged over heads) are the routing maps:
+:meth:`TransformerBrainEncoder.routing_maps` returns them as (stimulus, query, y, x).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import torch
+import xarray as xr
+from torch import nn
+
+from cogvision.brain.neural import NeuralEncoder
+
+QUERY_MODES = ("roi_hemisphere", "roi", "hemisphere", "stream", "stream_hemisphere", "vertex", "single")
+
+
+def sine_position_encoding(grid: tuple[int, int], dim: int, temperature: float = 10000.0) -> torch.Tensor:
+    """DETR's normalised 2-D sine encoding, (H*W, dim): half the channels code y, half code x."""
+    if dim % 4:
+        raise ValueError(f"d_model must be a multiple of 4 for the 2-D sine encoding, got {dim}")
+    half = dim // 2
+    freqs = temperature ** (2 * (torch.arange(half) // 2) / half)
+    ys = (torch.arange(grid[0], dtype=torch.float32) + 1) / grid[0] * 2 * math.pi
+    xs = (torch.arange(grid[1], dtype=torch.float32) + 1) / grid[1] * 2 * math.pi
+
+    def code(pos: torch.Tensor) -> torch.Tensor:
+        angles = pos[:, None] / freqs
+        return torch.stack([angles[:, 0::2].sin(), angles[:, 1::2].cos()], 2).flatten(1)
+
+    py, px = code(ys), code(xs)
+    return torch.cat([py[:, None].expand(-1, grid[1], -1), px[None].expand(grid[0], -1, -1)], -1).reshape(-1, dim)
+
+
+class GatherReadout(nn.Module):
+    """Target t reads query ``query_index[t]``: ``y_t = <out[:, q_t], w_t> + b_t``.
+
+    N x T x d multiply-adds. With few queries the targets are grouped by query (sorted once) and
+    each group is one matrix product ``out[:, q] @ W_q^T``, so nothing of size N x T x d is built;
+    with many queries (e.g. one per vertex) each target's query output is gathered and multiplied
+    elementwise with its weights.
+    """
+
+    def __init__(self, query_index: torch.Tensor, d_model: int, max_groups: int = 256):
+        super().__init__()
+        query_index = torch.as_tensor(query_index).long()
+        self.register_buffer("query_index", query_index)
+        order = torch.argsort(query_index, stable=True)
+        self.register_buffer("order", order)
+        self.register_buffer("inverse", torch.argsort(order))
+        counts = torch.bincount(query_index)
+        self.groups = [(int(q), int(start), int(start + c)) for q, (start, c) in
+                       enumerate(zip(torch.cumsum(counts, 0) - counts, counts)) if c > 0]
+        self.grouped = len(self.groups) <= max_groups
+        self.weight = nn.Parameter(torch.randn(len(query_index), d_model) / math.sqrt(d_model))
+        self.bias = nn.Parameter(torch.zeros(len(query_index)))
+
+    def forward(self, query_out: torch.Tensor) -> torch.Tensor:
+        if not self.grouped:
+            gathered = torch.index_select(query_out, 1, self.query_index)  # (N, T, d)
+            return (gathered * self.weight).sum(-1) + self.bias
+        weights = torch.index_select(self.weight, 0, self.order).split([end - start for _, start, end in self.groups])
+        outs = query_out.unbind(1)  # one stack in the backward pass, not one full-size gradient per query
+        parts = [outs[q] @ w.T for (q, _, _), w in zip(self.groups, weights)]
+        return torch.index_select(torch.cat(parts, 1), 1, self.inverse) + self.bias
+
+
+class BrainDecoder(nn.Module):
+    """Input projection, one cross-attention decoder layer and the gather readout.
+
+    Input (N, C, H, W) feature grids; output (N, T) responses.
+    """
+
+    def __init__(self, channels: int, grid: tuple[int, int], query_index: torch.Tensor, n_queries: int,
+                 d_model: int = 128, n_heads: int = 8, dim_feedforward: int = 256, dropout: float = 0.1):
+        super().__init__()
+        self.grid = tuple(grid)
+        self.input_proj = nn.Linear(channels, d_model)
+        self.query_embed = nn.Embedding(n_queries, d_model)
+        self.register_buffer("pos", sine_position_encoding(self.grid, d_model))
+        self.cross_attn = nn.MultiheadAttention(d_model, n_heads, dropout=dropout, batch_first=True)
+        self.norm1 = nn.LayerNorm(d_model)
+        self.norm2 = nn.LayerNorm(d_model)
+        self.ffn = nn.Sequential(nn.Linear(d_model, dim_feedforward), nn.ReLU(), nn.Dropout(dropout),
+                                 nn.Linear(dim_feedforward, d_model))
+        self.dropout = nn.Dropout(dropout)
+        self.readout = GatherReadout(query_index, d_model)
+
+    def decode(self, x: torch.Tensor, need_weights: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Query outputs (N, Q, d) and, if asked, head-averaged attention (N, Q, H*W)."""
+        memory = self.input_proj(x.flatten(2).transpose(1, 2))  # (N, HW, d)
+        queries = self.query_embed.weight[None].expand(x.shape[0], -1, -1)  # target 0 + query position
+        attended, weights = self.cross_attn(queries, memory + self.pos, memory, need_weights=need_weights,
+                                            average_attn_weights=True)
+        out = self.norm1(self.dropout(attended))
+        out = self.norm2(out + self.dropout(self.ffn(out)))
+        return out, weights
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.readout(self.decode(x)[0])
+
+
+def query_assignment(target_info: pd.DataFrame | None, n_targets: int, mode: str) -> tuple[np.ndarray, list[str]]:
+    """Query index of each target and the query names, for a query ``mode``.
+
+    Parameters
+    ----------
+    target_info : pandas.DataFrame, optional
+        One row per target with the columns the mode needs: ``roi``, ``hemisphere``, ``stream``.
+    n_targets : int
+    mode : str
+        One of ``roi_hemisphere`` (the paper's default), ``roi``, ``hemisphere``, ``stream``,
+        ``stream_hemisphere``, ``vertex`` (one query per target) or ``single``.
+
+    Raises
+    ------
+    ValueError
+        Unknown mode, wrong number of rows, or a missing column.
+    """
+    if mode not in QUERY_MODES:
+        raise ValueError(f"queries must be one of {QUERY_MODES}, got {mode!r}")
+    if mode == "vertex":
+        return np.arange(n_targets), [f"target{i}" for i in range(n_targets)]
+    if mode == "single":
+        return np.zeros(n_targets, dtype=int), ["all"]
+    columns = {"roi_hemisphere": ["roi", "hemisphere"], "stream_hemisphere": ["stream", "hemisphere"]}.get(mode, [mode])
+    if target_info is None:
+        raise ValueError(f"queries={mode!r} needs target_info with columns {columns}")
+    if len(target_info) != n_targets:
+        raise ValueError(f"target_info has {len(target_info)} rows; expected one per target ({n_targets})")
+    if mode == "roi_hemisphere" and "hemisphere" not in target_info:
+        columns = ["roi"]
+    missing = [c for c in columns if c not in target_info]
+    if missing:
+        raise ValueError(f"target_info lacks column(s) {missing} needed by queries={mode!r}")
+    labels = target_info[columns].astype(str).agg("|".join, axis=1).to_numpy()
+    names, index = np.unique(labels, return_inverse=True)
+    return index, names.tolist()
+
+
+class TransformerBrainEncoder(NeuralEncoder):
+    """Queries cross-attend to feature tokens; each target is read out from its ROI's query.
+
+    Parameters
+    ----------
+    queries : str
+        Query design (see :func:`query_assignment`); default one per ROI per hemisphere.
+    d_model, n_heads, dim_feedforward, dropout
+        Decoder width (paper: 768, 16, 1024 or 2048, 0.1; smaller defaults suit CPU work).
+    epochs, batch_size, lr, weight_decay
+        Training with MSE and AdamW (paper: 15 epochs, lr 5e-4).
+    validation_fraction, patience
+        Held-out part of the training stimuli for early stopping on mean Pearson r.
+    device, seed, checkpoint_dir, progress
+        As in :func:`cogvision.training.fit`.
+
+    Attributes
+    ----------
+    module_ : BrainDecoder
+    query_names_ : list of str
+    query_index_ : ndarray of shape (n_targets,)
+    history_ : pandas.DataFrame
+    """
+
+    def __init__(self, queries: str = "roi_hemisphere", d_model: int = 128, n_heads: int = 8,
+                 dim_feedforward: int = 256, dropout: float = 0.1, epochs: int = 30, batch_size: int = 32,
+                 lr: float = 1e-3, weight_decay: float = 1e-4, validation_fraction: float = 0.1,
+                 patience: int | None = 8, device: str = "auto", seed: int = 0, checkpoint_dir=None,
+                 progress: bool = False):
+        self.queries = queries
+        self.d_model = d_model
+        self.n_heads = n_heads
+        self.dim_feedforward = dim_feedforward
+        self.dropout = dropout
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.device = device
+        self.seed = seed
+        self.checkpoint_dir = checkpoint_dir
+        self.progress = progress
+
+    def fit(self, features, y, target_info: pd.DataFrame | None = None) -> "TransformerBrainEncoder":
+        """Fit on features (n, C, H, W) and responses (n, n_targets).
+
+        Parameters
+        ----------
+        features : array-like of shape (n_stimuli, C, H, W)
+        y : array-like of shape (n_stimuli, n_targets)
+        target_info : pandas.DataFrame, optional
+            Per-target ``roi`` / ``hemisphere`` / ``stream`` labels for the query design.
+        """
+        n_targets = np.asarray(y).reshape(len(y), -1).shape[1]
+        self.query_index_, self.query_names_ = query_assignment(target_info, n_targets, self.queries)
+        return self._fit_module(features, y)
+
+    def _build(self, x: torch.Tensor, y: torch.Tensor) -> nn.Module:
+        return BrainDecoder(x.shape[1], tuple(x.shape[-2:]), torch.as_tensor(self.query_index_),
+                            len(self.query_names_), self.d_model, self.n_heads, self.dim_feedforward, self.dropout)
+
+    @torch.no_grad()
+    def routing_maps(self, features, stimulus_ids=None, batch_size: int = 256) -> xr.DataArray:
+        """The queries' cross-attention over the token grid, averaged over heads.
+
+        Returns
+        -------
+        xarray.DataArray
+            (stimulus, query, y, x); each map sums to 1.
+        """
+        if not hasattr(self, "module_"):
+            raise ValueError("TransformerBrainEncoder is not fitted yet; call fit first")
+        x = self._prepare_x(features)
+        device = next(self.module_.parameters()).device
+        maps = [self.module_.decode(x[i:i + batch_size].to(device), need_weights=True)[1].cpu().numpy()
+                for i in range(0, len(x), batch_size)]
+        h, w = self.grid_shape_[1:]
+        values = np.concatenate(maps).reshape(len(x), len(self.query_names_), h, w)
+        stimulus = np.arange(len(x)) if stimulus_ids is None else np.asarray(stimulus_ids)
+        return xr.DataArray(values, dims=("stimulus", "query", "y", "x"),
+                            coords={"stimulus": stimulus, "query": self.query_names_}, name="routing")
