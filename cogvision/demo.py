@@ -101,7 +101,7 @@ def _write_report(folder: Path, results: list[SectionResult], shared: Path | Non
         + (f"`{shared}` (used where present; each section says which data it ran on)." if shared
            else "none (built-in and synthetic data only)."),
         "", "Every number below was computed by this run. Reproduce the whole report with "
-        "`cogvision demo --overwrite`" + (f" --data {shared}" if shared else "") + ".", "",
+        "`cogvision demo --overwrite" + (f" --data {shared}" if shared else " --no-data") + "`.", "",
         "| section | seconds | status |", "|---|---|---|",
     ]
     lines += [f"| [{r.title}](#{r.name}) | {r.seconds:.1f} | {'failed' if r.error else 'ok'} |" for r in results]
@@ -110,7 +110,11 @@ def _write_report(folder: Path, results: list[SectionResult], shared: Path | Non
         if r.error:
             lines += ["**This part failed:**", "", "```", r.error.strip(), "```"]
             continue
-        lines += [r.markdown.strip(), "", "Reproduce this part:", "", "```bash", r.command, "```"]
+        data_flag = f" --data {shared}" if shared else " --no-data"
+        lines += [r.markdown.strip(), "", "Reproduce this part exactly:", "", "```bash",
+                  f"cogvision demo --sections {r.name} --out results/demo_{r.name}{data_flag}", "```", "",
+                  "The module's own command for this analysis (at its full size, or on your data):", "",
+                  "```bash", r.command, "```"]
     text = "\n".join(lines) + "\n"
     (folder / "report.md").write_text(text)
     body = md.markdown(text, extensions=["tables", "fenced_code"])
