@@ -10,30 +10,36 @@ scrambling, smaller patches):
   (seam control);
 - ``rotate``: every patch stays in place and is rotated by 90, 180 or 270 degrees (drawn at random);
 - ``texform``: pooled-statistics texture synthesis (:mod:`cogvision.texture`) inside g x g smooth,
-  overlapping square pooling windows: local statistics kept, layout inside each window destroyed.
+  overlapping square pooling windows (:func:`square_windows`): local statistics kept, layout inside each
+  window destroyed. Here the grid counts pooling windows, so a *smaller* g is the stronger distortion.
 
 Sizes that the grid does not divide are **cropped**, never resampled: :func:`crop_to_grid` keeps the
 centred ``g * floor(H / g)`` x ``g * floor(W / g)`` region (at most ``g - 1`` pixels lost per side). The
 protocol crops the image and its variants identically, so the three items of a trial always match.
 
 Seeds: image ``i`` of a batch uses the generator seeded by ``seed + i`` mixed with the distortion name
-and grid (:func:`item_generator`), so results do not depend on how images are batched.
+and grid (:func:`item_generator`), so a batch starting at image ``s`` called with ``seed + s`` gives the
+same result as one call on all images.
 """
 
 from __future__ import annotations
 
+import math
 import zlib
 from typing import Callable
 
 import torch
 
+from cogvision.texture import WindowedTexture
+
 Distortion = Callable[[torch.Tensor, int, int], torch.Tensor]
 SEAM_FRACTION = 0.125  # seamless shuffle: margin of each patch, as a fraction of its side
+WINDOW_OVERLAP = 0.5  # texform: fraction of a cell over which neighbouring windows cross-fade
 
 
-def item_generator(seed: int, tag: str, grid: int, index: int) -> torch.Generator:
-    """A CPU generator for item ``index`` seeded from ``(seed, tag, grid, index)`` (stable across runs)."""
-    mixed = zlib.crc32(f"{tag}|{grid}|{seed}|{index}".encode())
+def item_generator(seed: int, tag: str, grid: int) -> torch.Generator:
+    """A CPU generator seeded from ``(seed, tag, grid)`` (stable across runs and platforms)."""
+    mixed = zlib.crc32(f"{tag}|{grid}|{seed}".encode())
     return torch.Generator().manual_seed(mixed)
 
 
@@ -86,7 +92,7 @@ def derangement(n: int, generator: torch.Generator) -> torch.Tensor:
 
 
 def _permutations(images: torch.Tensor, grid: int, seed: int, tag: str) -> torch.Tensor:
-    return torch.stack([derangement(grid * grid, item_generator(seed, tag, grid, i)) for i in range(images.shape[0])])
+    return torch.stack([derangement(grid * grid, item_generator(seed + i, tag, grid)) for i in range(images.shape[0])])
 
 
 def shuffle(images: torch.Tensor, grid: int, seed: int = 0) -> torch.Tensor:
@@ -182,7 +188,7 @@ def rotate(images: torch.Tensor, grid: int, seed: int = 0) -> torch.Tensor:
     h, w = images.shape[-2:]
     if h != w:
         raise ValueError(f"rotate needs square patches; images of {h}x{w} px give {h // grid}x{w // grid} patches")
-    turns = torch.stack([torch.randint(1, 4, (grid * grid,), generator=item_generator(seed, "rotate", grid, i))
+    turns = torch.stack([torch.randint(1, 4, (grid * grid,), generator=item_generator(seed + i, "rotate", grid))
                          for i in range(images.shape[0])]).to(images.device)
     patches = to_patches(images, grid).clone()
     for k in (1, 2, 3):
@@ -191,7 +197,64 @@ def rotate(images: torch.Tensor, grid: int, seed: int = 0) -> torch.Tensor:
     return from_patches(patches, grid)
 
 
-DISTORTIONS: dict[str, Distortion] = {"shuffle": shuffle, "shuffle_seamless": shuffle_seamless, "rotate": rotate}
+def _partition_1d(side: int, grid: int, overlap: float) -> torch.Tensor:
+    """(grid, side) raised-cosine windows along one axis that sum to 1 at every pixel."""
+    cell = side / grid
+    ramp = overlap * cell / 2  # half-width of each cross-fade
+    t = torch.arange(side, dtype=torch.float64) + 0.5
+    rising = []
+    for i in range(grid + 1):  # the rising edge of window i at its left border (0 for i=0, 1 past i=grid)
+        if i == 0:
+            rising.append(torch.ones(side, dtype=torch.float64))
+        elif i == grid:
+            rising.append(torch.zeros(side, dtype=torch.float64))
+        else:
+            u = ((t - (i * cell - ramp)) / (2 * ramp)).clamp(0, 1) if ramp > 0 else (t >= i * cell).double()
+            rising.append(torch.sin(u * math.pi / 2) ** 2)
+    return torch.stack([rising[i] - rising[i + 1] for i in range(grid)]).float()
+
+
+def square_windows(height: int, width: int, grid: int, overlap: float = WINDOW_OVERLAP) -> torch.Tensor:
+    """``grid`` x ``grid`` smooth, overlapping square pooling windows that sum to 1 at every pixel.
+
+    Each window is the product of two one-dimensional windows that are flat (1) inside their cell and
+    cross-fade with their neighbours by a raised cosine over ``overlap`` of a cell (half on each side of
+    the border).
+
+    Returns
+    -------
+    torch.Tensor
+        (grid * grid, height, width), row-major.
+    """
+    if not 0 <= overlap <= 1:
+        raise ValueError(f"window overlap must be in [0, 1], got {overlap}")
+    rows, cols = _partition_1d(height, grid, overlap), _partition_1d(width, grid, overlap)
+    return (rows[:, None, :, None] * cols[None, :, None, :]).reshape(grid * grid, height, width)
+
+
+def texform(images: torch.Tensor, grid: int, seed: int = 0) -> torch.Tensor:
+    """Pooled-statistics texture synthesis in ``grid`` x ``grid`` square windows (a "texform").
+
+    Every window of :func:`square_windows` is replaced by seeded noise given the window's statistics of
+    the image in a multi-scale pyramid (:func:`cogvision.texture.synthesize`, ``alpha = 1``): local
+    texture statistics are kept, the arrangement inside each window is lost.
+
+    Parameters
+    ----------
+    images
+        (B, 3, H, W) in [0, 1]; cropped with :func:`crop_to_grid` first.
+    grid
+        Windows per side (a smaller grid is the stronger distortion).
+    seed
+        Image ``i`` uses noise seeded by ``seed + i``.
+    """
+    images = crop_to_grid(images, grid)
+    module = WindowedTexture(square_windows(*images.shape[-2:], grid)).to(images.device)
+    return torch.cat([module(images[i:i + 1], seed=seed + i) for i in range(images.shape[0])])
+
+
+DISTORTIONS: dict[str, Distortion] = {"shuffle": shuffle, "shuffle_seamless": shuffle_seamless, "rotate": rotate,
+                                      "texform": texform}
 
 
 def distort(name: str, images: torch.Tensor, grid: int, seed: int = 0) -> torch.Tensor:

@@ -1,0 +1,196 @@
+"""Nuisance variants that keep global structure, and matching their pixel change to a distortion's.
+
+A nuisance is a seeded family ``f(images, magnitude, seed) -> images`` whose change grows with the
+per-image ``magnitude`` (a tensor of shape (B,)):
+
+- ``shift``: translation by ``magnitude`` pixels in a random direction (sub-pixel, bilinear; the
+  uncovered border is filled by reflection);
+- ``color``: brightness, contrast and saturation changed along a random unit direction in those three
+  axes, scaled by ``magnitude`` (values clipped to [0, 1]).
+
+:func:`matched_nuisance` picks, per image, the magnitude whose pixel mean squared error to the image
+equals a target (the distortion's MSE), by false position; images whose target is out of reach get the
+largest magnitude and are flagged by their achieved MSE. Image ``i`` of a batch draws its direction
+from ``seed + i``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from cogvision.gestalt.distortions import item_generator
+
+Nuisance = Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor]
+
+
+def _directions(images: torch.Tensor, seed: int, tag: str, dim: int) -> torch.Tensor:
+    rows = [torch.randn(dim, generator=item_generator(seed + i, tag, 0)) for i in range(images.shape[0])]
+    direction = torch.stack(rows)
+    return (direction / direction.norm(dim=1, keepdim=True)).to(images.device, images.dtype)
+
+
+def shift(images: torch.Tensor, magnitude: torch.Tensor, seed: int = 0) -> torch.Tensor:
+    """Translate image ``i`` by ``magnitude[i]`` pixels along a random direction (reflection padding).
+
+    Parameters
+    ----------
+    images
+        (B, C, H, W).
+    magnitude
+        (B,) shift lengths in pixels (0 returns the image exactly).
+    seed
+        Base seed for the directions.
+    """
+    return _shift(images, magnitude, _directions(images, seed, "shift", 2))
+
+
+def _shift(images: torch.Tensor, magnitude: torch.Tensor, direction: torch.Tensor) -> torch.Tensor:
+    b, _, h, w = images.shape
+    magnitude = magnitude.to(images.device, images.dtype).reshape(b)
+    dx, dy = (direction * magnitude[:, None]).unbind(1)
+    # normalised pixel centres (align_corners=False); output pixel x samples input x - dx: content moves by +dx
+    xs = (2 * torch.arange(w, dtype=images.dtype, device=images.device) + 1) / w - 1
+    ys = (2 * torch.arange(h, dtype=images.dtype, device=images.device) + 1) / h - 1
+    gx = (xs[None, None, :] - (2 * dx / w)[:, None, None]).expand(b, h, w)
+    gy = (ys[None, :, None] - (2 * dy / h)[:, None, None]).expand(b, h, w)
+    grid = torch.stack([gx, gy], dim=-1)
+    return F.grid_sample(images, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+
+
+def color(images: torch.Tensor, magnitude: torch.Tensor, seed: int = 0) -> torch.Tensor:
+    """Colour change of image ``i`` of size ``magnitude[i]`` along a random (brightness, contrast, saturation) axis.
+
+    ``y = x + t u_b``; ``y = mean(y) + (1 + t u_c)(y - mean(y))``; ``y = gray(y) + (1 + t u_s)(y - gray(y))``,
+    clipped to [0, 1]; ``u`` is a random unit vector, ``t = magnitude``.
+    """
+    return _color(images, magnitude, _directions(images, seed, "color", 3))
+
+
+def _color(images: torch.Tensor, magnitude: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    b = images.shape[0]
+    t = magnitude.to(images.device, images.dtype).reshape(b, 1, 1, 1)
+    y = images + t * u[:, 0].view(b, 1, 1, 1)
+    mean = y.mean(dim=(1, 2, 3), keepdim=True)
+    y = mean + (1 + t * u[:, 1].view(b, 1, 1, 1)) * (y - mean)
+    if images.shape[1] == 3:
+        luma = torch.tensor([0.299, 0.587, 0.114], dtype=y.dtype, device=y.device).view(1, 3, 1, 1)
+        gray = (y * luma).sum(1, keepdim=True)
+        y = gray + (1 + t * u[:, 2].view(b, 1, 1, 1)) * (y - gray)
+    return y.clamp(0, 1)
+
+
+NUISANCES: dict[str, Nuisance] = {"shift": shift, "color": color}
+_KERNELS = {"shift": (_shift, 2), "color": (_color, 3)}  # (variant from directions, direction dimension)
+
+
+def max_magnitude(name: str, size: int) -> float:
+    """Largest magnitude searched when matching: half the image side for ``shift``, 1 for ``color``."""
+    return size / 2 if name == "shift" else 1.0
+
+
+def default_magnitude(name: str, size: int) -> float:
+    """Unmatched nuisance size: a 2% shift of the image side, or a colour jitter of 0.05."""
+    return 0.02 * size if name == "shift" else 0.05
+
+
+def pixel_mse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Per-image mean squared error between (B, C, H, W) batches -> (B,)."""
+    return (a.float() - b.float()).pow(2).flatten(1).mean(1).double()
+
+
+def apply_nuisance(name: str, images: torch.Tensor, magnitude: torch.Tensor, seed: int = 0) -> torch.Tensor:
+    """Apply nuisance ``name`` (a key of :data:`NUISANCES`) with per-image ``magnitude``."""
+    if name not in NUISANCES:
+        raise ValueError(f"unknown nuisance {name!r}; available: {sorted(NUISANCES)}")
+    return NUISANCES[name](images, magnitude, seed)
+
+
+@torch.no_grad()
+def matched_nuisance(
+    name: str, images: torch.Tensor, target_mse: torch.Tensor, seed: int = 0, rtol: float = 1e-3,
+    max_iterations: int = 40,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Nuisance variants whose pixel MSE to ``images`` equals ``target_mse`` (per image).
+
+    The magnitude is found in [0, :func:`max_magnitude`] by the Illinois variant of false position
+    (bracketing, so it always converges on a crossing; superlinear on the smooth MSE curves of shifts
+    and colour changes), stopping when every image is within ``rtol`` of its target.
+
+    Parameters
+    ----------
+    name
+        ``"shift"`` or ``"color"``.
+    images
+        (B, C, H, W) in [0, 1].
+    target_mse
+        (B,) the pixel MSE to reach (e.g. the distortion's).
+    seed
+        Base seed (fixes each image's direction).
+    rtol
+        Relative tolerance on the MSE.
+    max_iterations
+        Upper bound on nuisance evaluations of the batch.
+
+    Returns
+    -------
+    variants : torch.Tensor
+        (B, C, H, W).
+    magnitude : torch.Tensor
+        (B,) the magnitudes used.
+    mse : torch.Tensor
+        (B,) the achieved MSE (below the target where even the largest magnitude falls short).
+    """
+    if name not in NUISANCES:
+        raise ValueError(f"unknown nuisance {name!r}; available: {sorted(NUISANCES)}")
+    kernel, dim = _KERNELS[name]
+    direction = _directions(images, seed, name, dim)
+    b = images.shape[0]
+    target = target_mse.to(torch.float64).cpu().reshape(b)
+
+    def excess(t: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        """MSE minus target at magnitudes ``t``, evaluated only for ``rows`` (others keep 0)."""
+        out = torch.zeros(b, dtype=torch.float64)
+        idx = rows.nonzero().flatten()
+        x = images[idx.to(images.device)]
+        varied = kernel(x, t[idx].to(images.dtype), direction[idx.to(direction.device)])
+        out[idx] = pixel_mse(varied, x).cpu() - target[idx]
+        return out
+
+    lo, hi = torch.zeros(b, dtype=torch.float64), torch.full((b,), max_magnitude(name, images.shape[-1]),
+                                                             dtype=torch.float64)
+    f_lo, f_hi = -target.clone(), excess(hi, torch.ones(b, dtype=torch.bool))
+    unreachable = f_hi < 0
+    t, f_t = hi.clone(), f_hi.clone()
+    side = torch.zeros(b, dtype=torch.int8)  # which end the last step replaced: -1 low, +1 high
+    for _ in range(max_iterations):
+        active = ~(unreachable | (f_t.abs() <= rtol * target))
+        if not bool(active.any()):
+            break
+        denom = (f_hi - f_lo).clamp_min(1e-300)
+        t_new = torch.where(active, hi - f_hi * (hi - lo) / denom, t)
+        f_new = excess(t_new, active)
+        up = active & (f_new >= 0)
+        down = active & (f_new < 0)
+        f_lo = torch.where(up & (side == 1), f_lo / 2, f_lo)  # Illinois: the same end twice halves the other
+        f_hi = torch.where(down & (side == -1), f_hi / 2, f_hi)
+        hi, f_hi = torch.where(up, t_new, hi), torch.where(up, f_new, f_hi)
+        lo, f_lo = torch.where(down, t_new, lo), torch.where(down, f_new, f_lo)
+        side = torch.where(up, 1, torch.where(down, -1, side)).to(torch.int8)
+        t, f_t = torch.where(active, t_new, t), torch.where(active, f_new, f_t)
+    variants = kernel(images, t.to(images.dtype), direction)
+    return variants, t, pixel_mse(variants, images).cpu()
+
+
+def fixed_nuisance(name: str, images: torch.Tensor, magnitude: float | None = None,
+                   seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Unmatched nuisance with the same ``magnitude`` for every image (default :func:`default_magnitude`)."""
+    value = default_magnitude(name, images.shape[-1]) if magnitude is None else float(magnitude)
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"nuisance magnitude must be a non-negative number, got {magnitude!r}")
+    mag = torch.full((images.shape[0],), value, dtype=torch.float64)
+    variants = apply_nuisance(name, images, mag.to(images.dtype), seed)
+    return variants, mag, pixel_mse(variants, images).cpu()

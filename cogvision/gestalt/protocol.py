@@ -1,0 +1,247 @@
+"""The DiSRT protocol as cogvision defines it: odd-one-out trials at chosen layers, with Top-K restoration.
+
+For every image, distortion and strength (grid g) one trial shows three items: the image, a nuisance
+variant (global structure kept) and the distortion (local texture kept, global relations broken). All
+three are cropped to the grid (:func:`cogvision.gestalt.distortions.crop_to_grid`) and resized to the
+model's input side; the nuisance is matched per image so that its pixel MSE equals the distortion's.
+At each layer the pooled representation gives three pairwise similarities; the odd item is the one
+with the lowest mean similarity to the other two (ties share credit, :func:`~cogvision.gestalt.readout.oddity`);
+the trial is correct when it is the distortion. A pixel-space observer (the model-ready pixels,
+flattened, same similarity) is scored as the baseline layer ``pixels``. With ``topk`` the whole protocol
+is repeated with Top-K sparsity (:func:`cogvision.models.attach_topk`) at ``topk_layers`` for each k.
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+import xarray as xr
+from torch import nn
+from tqdm.auto import tqdm
+
+from cogvision.gestalt.distortions import DISTORTIONS, crop_to_grid, distort
+from cogvision.gestalt.nuisance import NUISANCES, fixed_nuisance, matched_nuisance, pixel_mse
+from cogvision.gestalt.readout import POOLINGS, SIMILARITIES, graded_index, oddity, pool, triplet_similarity
+from cogvision.gestalt.scoring import CHANCE, PIXELS, add_summary
+from cogvision.models import FeatureRecorder, attach_topk, default_layers, get_layer, preprocessing_for, token_layout
+from cogvision.models.sparsity import TOKEN_MODES
+
+DENSE = 1.0  # the k of the dense (no Top-K) condition
+
+
+@dataclass(frozen=True)
+class DisrtProtocol:
+    """Settings of one DiSRT run (validated on creation).
+
+    Attributes
+    ----------
+    distortions : tuple of str
+        Keys of :data:`cogvision.gestalt.distortions.DISTORTIONS`.
+    grids : tuple of int
+        Strengths: patches per side.
+    pooling : str
+        ``cls``, ``mean`` or ``flat`` (see :mod:`cogvision.gestalt.readout`).
+    similarity : str
+        ``cosine``, ``correlation`` or ``euclidean``.
+    nuisance : str
+        ``shift`` or ``color`` (:mod:`cogvision.gestalt.nuisance`).
+    match : bool
+        Match the nuisance's pixel MSE to the distortion's per image (default); else a fixed small nuisance.
+    nuisance_magnitude : float or None
+        Fixed magnitude when ``match`` is False (pixels for shift, jitter size for colour).
+    token_mode : str
+        Top-K axis on token sequences: ``token`` or ``channel``.
+    seed : int
+        Seed of distortions, nuisances and the bootstrap.
+    n_boot : int
+        Bootstrap resamples for the intervals.
+    human : float or None
+        Human reference accuracy drawn in figures (not verified for the paper; None = no line).
+    """
+
+    distortions: tuple[str, ...] = ("shuffle", "rotate")
+    grids: tuple[int, ...] = (2, 4, 8)
+    pooling: str = "mean"
+    similarity: str = "cosine"
+    nuisance: str = "shift"
+    match: bool = True
+    nuisance_magnitude: float | None = None
+    token_mode: str = "token"
+    seed: int = 0
+    n_boot: int = 1000
+    human: float | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "distortions", tuple(self.distortions))
+        object.__setattr__(self, "grids", tuple(int(g) for g in self.grids))
+        unknown = [d for d in self.distortions if d not in DISTORTIONS]
+        if not self.distortions or unknown:
+            raise ValueError(f"distortions must be a non-empty subset of {sorted(DISTORTIONS)}, got {self.distortions}")
+        if len(set(self.distortions)) != len(self.distortions) or len(set(self.grids)) != len(self.grids):
+            raise ValueError(f"distortions and grids must not repeat, got {self.distortions} and {self.grids}")
+        if not self.grids or min(self.grids) < 2:
+            raise ValueError(f"grids must be integers >= 2, got {self.grids}")
+        checks = (("pooling", POOLINGS), ("similarity", SIMILARITIES), ("nuisance", tuple(NUISANCES)),
+                  ("token_mode", TOKEN_MODES))
+        for field, allowed in checks:
+            if getattr(self, field) not in allowed:
+                raise ValueError(f"{field} must be one of {allowed}, got {getattr(self, field)!r}")
+        if self.n_boot < 1:
+            raise ValueError(f"n_boot must be >= 1, got {self.n_boot}")
+        if self.human is not None and not 0 <= self.human <= 1:
+            raise ValueError(f"human reference must be an accuracy in [0, 1], got {self.human}")
+
+    def to_json(self) -> str:
+        """The settings as a JSON string (stored in the results' attrs)."""
+        return json.dumps(asdict(self))
+
+
+def _topk_values(topk) -> list[float]:
+    values = sorted({float(k) for k in topk} - {DENSE}, reverse=True)
+    bad = [k for k in values if not 0 < k < 1]
+    if bad:
+        raise ValueError(f"Top-K fractions must be in (0, 1], got {bad}")
+    return [DENSE, *values]
+
+
+@torch.no_grad()
+def run_disrt(
+    model: nn.Module,
+    images: torch.Tensor,
+    protocol: DisrtProtocol | None = None,
+    *,
+    layers: list[str] | None = None,
+    topk: list[float] | tuple[float, ...] = (),
+    topk_layers: list[str] | None = None,
+    batch_size: int = 16,
+    image_names: list[str] | None = None,
+    progress: bool = False,
+) -> xr.Dataset:
+    """Run the DiSRT odd-one-out protocol on ``model``.
+
+    Parameters
+    ----------
+    model
+        Any ``nn.Module`` (run in eval mode on its own device, with its attached preprocessing).
+    images
+        (B, 3, H, W) float in [0, 1]; resized and centre-cropped by the model's preprocessing first.
+    protocol
+        Settings (default :class:`DisrtProtocol`).
+    layers
+        Module names to read out (default :func:`cogvision.models.default_layers`).
+    topk
+        Top-K fractions in (0, 1) to sweep; the dense model is always included as ``k = 1``.
+    topk_layers
+        Where Top-K is attached (default: ``layers``); a probed layer that carries Top-K is read out
+        after sparsification.
+    batch_size
+        Images per forward pass.
+    image_names
+        Labels of the ``image`` dim (default ``0..B-1``).
+    progress
+        Show a progress bar.
+
+    Returns
+    -------
+    xarray.Dataset
+        Dims ``layer`` (``pixels`` first, then ``layers``), ``distortion``, ``strength``, ``k``, ``image``.
+        Per trial: ``correct`` (credit in [0, 1]), ``choice`` (0 image, 1 nuisance, 2 distortion),
+        ``index`` (graded), ``s_in``, ``s_id``, ``s_nd`` (similarities). Per (distortion, strength,
+        image): ``mse_distortion``, ``mse_nuisance``, ``nuisance_magnitude``. Summaries from
+        :func:`cogvision.gestalt.scoring.add_summary`. ``attrs`` hold the protocol and model.
+    """
+    protocol = protocol or DisrtProtocol()
+    if not isinstance(images, torch.Tensor) or images.ndim != 4 or images.shape[1] != 3 or images.shape[0] < 1:
+        shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
+        raise ValueError(f"images must be a float tensor (B, 3, H, W) in [0, 1] with B >= 1, got {shape}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    layers = list(layers) if layers else default_layers(model)
+    topk_layers = list(topk_layers) if topk_layers else list(layers)
+    for name in {*layers, *topk_layers}:
+        get_layer(model, name)  # unknown names -> ValueError with close matches
+    if PIXELS in layers:
+        raise ValueError(f"layer name {PIXELS!r} is reserved for the pixel-space baseline")
+    ks = _topk_values(topk)
+    names = list(image_names) if image_names is not None else [str(i) for i in range(images.shape[0])]
+    if len(names) != images.shape[0]:
+        raise ValueError(f"image_names has {len(names)} entries for {images.shape[0]} images")
+
+    model.eval()
+    prep = preprocessing_for(model)
+    side = prep.crop
+    device = next(iter(model.parameters()), torch.empty(0)).device
+    layout = token_layout(model, (side, side)) if getattr(model, "patch_embed", None) is not None else None
+    n_prefix, has_cls = (layout.n_prefix, layout.has_cls) if layout else (0, False)
+    cells = [(d, g) for d in protocol.distortions for g in protocol.grids]
+    n_img, n_lay = images.shape[0], len(layers) + 1
+    shape = (n_lay, len(protocol.distortions), len(protocol.grids), len(ks), n_img)
+    out = {name: np.zeros(shape) for name in ("correct", "index", "s_in", "s_id", "s_nd")}
+    choice = np.zeros(shape, dtype=np.int8)
+    pix_shape = (len(protocol.distortions), len(protocol.grids), n_img)
+    mse_d, mse_n, magnitude = np.zeros(pix_shape), np.zeros(pix_shape), np.zeros(pix_shape)
+
+    def features(x: torch.Tensor, recorder: FeatureRecorder) -> list[torch.Tensor]:
+        if x.shape[-1] != side or x.shape[-2] != side:  # the grid crop lost a few pixels: back to the input side
+            x = F.interpolate(x, size=(side, side), mode="bilinear", antialias=True, align_corners=False).clamp(0, 1)
+        model(prep.normalize(x).to(device))
+        pooled = [x.flatten(1)]  # the pixel-space observer (float64 in the similarity)
+        pooled += [pool(recorder.outputs[name], protocol.pooling, n_prefix, has_cls, name).cpu() for name in layers]
+        return pooled
+
+    bar = tqdm(total=-(-n_img // batch_size) * len(cells) * len(ks), desc="DiSRT trials", disable=not progress)
+    for start in range(0, n_img, batch_size):
+        stop = min(start + batch_size, n_img)
+        base = prep.resize_crop(images[start:stop].float().cpu())
+        cache: dict[tuple[int, float], list[torch.Tensor]] = {}
+        for cell, (dist, grid) in enumerate(cells):
+            di, gi = divmod(cell, len(protocol.grids))
+            crop = crop_to_grid(base, grid)
+            seed = protocol.seed + start  # image i draws from seed + i: batching does not change results
+            distorted = distort(dist, crop, grid, seed)
+            target = pixel_mse(distorted, crop)
+            if protocol.match:
+                nuis, mag, mse = matched_nuisance(protocol.nuisance, crop, target, seed)
+            else:
+                nuis, mag, mse = fixed_nuisance(protocol.nuisance, crop, protocol.nuisance_magnitude, seed)
+            mse_d[di, gi, start:stop], mse_n[di, gi, start:stop] = target.numpy(), mse.numpy()
+            magnitude[di, gi, start:stop] = mag.numpy()
+            for ki, k in enumerate(ks):
+                with ExitStack() as stack:
+                    if k != DENSE:
+                        stack.enter_context(attach_topk(model, topk_layers, k, protocol.token_mode))
+                    # registered after Top-K: a sparsified layer is read out as the next layer sees it
+                    recorder = stack.enter_context(FeatureRecorder(model, layers))
+                    key = (crop.shape[-1], k)
+                    if key not in cache:
+                        cache[key] = features(crop, recorder)
+                    f_i, f_n, f_d = cache[key], features(nuis, recorder), features(distorted, recorder)
+                for li in range(n_lay):
+                    s_in, s_id, s_nd = triplet_similarity(f_i[li], f_n[li], f_d[li], protocol.similarity)
+                    pick, credit = oddity(s_in, s_id, s_nd)
+                    at = (li, di, gi, ki, slice(start, stop))
+                    out["correct"][at], choice[at] = credit.numpy(), pick.numpy()
+                    out["index"][at] = graded_index(s_in, s_id, protocol.similarity).numpy()
+                    out["s_in"][at], out["s_id"][at], out["s_nd"][at] = s_in.numpy(), s_id.numpy(), s_nd.numpy()
+                bar.update(1)
+    bar.close()
+
+    dims = ("layer", "distortion", "strength", "k", "image")
+    data = {name: (dims, values) for name, values in out.items()}
+    data["choice"] = (dims, choice)
+    pix_dims = ("distortion", "strength", "image")
+    data.update(mse_distortion=(pix_dims, mse_d), mse_nuisance=(pix_dims, mse_n),
+                nuisance_magnitude=(pix_dims, magnitude))
+    coords = {"layer": [PIXELS, *layers], "distortion": list(protocol.distortions), "strength": list(protocol.grids),
+              "k": ks, "image": names}
+    attrs = {"model": getattr(model, "cogvision_spec", type(model).__name__), "protocol": protocol.to_json(),
+             "chance": CHANCE, "seed": protocol.seed, "n_boot": protocol.n_boot,
+             "human": np.nan if protocol.human is None else protocol.human,
+             "topk_layers": json.dumps(topk_layers), "input_side": side, "preprocessing": repr(prep)}
+    ds = xr.Dataset(data, coords=coords, attrs=attrs)
+    return add_summary(ds, protocol.n_boot, protocol.seed)
