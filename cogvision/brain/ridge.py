@@ -114,7 +114,14 @@ def _fold_scores(
     predictions = torch.matmul(xte_v * shrink[:, None, :], projected)  # (n_alphas, n_test, batch)
     if scoring == "pearson":
         return pearson_r(y_test.expand_as(predictions), predictions, dim=1).to(torch.float64)
-    sse = ((predictions - y_test) ** 2).sum(1, dtype=torch.float64)
+    # sse = |y|^2 - 2 <y, pred> + |pred|^2 without forming (pred - y), which costs a full extra pass over the
+    # (n_alphas, n_test, batch) predictions; <y, pred_a> = sum_j shrink_aj (U^T y_train)_j (V^T x_test^T y_test)_j.
+    # The three terms are combined in float64 (benchmarks/ridge_speed.py checks predictions against himalaya).
+    cross = shrink.to(torch.float64) @ (projected * (xte_v.T @ y_test)).to(torch.float64)  # (n_alphas, batch)
+    energy = torch.linalg.vector_norm(predictions, dim=1).to(torch.float64) ** 2
+    y_energy = (y_test.to(torch.float64) ** 2).sum(0)
+    sse = (y_energy - 2 * cross + energy).clamp_min(0)
+    sse = torch.where(sse <= 1e-12 * (y_energy + energy), torch.zeros_like(sse), sse)  # exact fits stay exact
     if scoring == "neg_mse":
         return -sse / y_test.shape[0]
     sst = ((y_test - y_test.mean(0)) ** 2).sum(0, dtype=torch.float64)
