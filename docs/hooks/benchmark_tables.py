@@ -1,4 +1,7 @@
-"""mkdocs hook: render every ``benchmarks/results/*.json`` as tables where a page says ``{{ benchmark_tables }}``.
+"""mkdocs hook: render ``benchmarks/results/*.json`` as tables.
+
+``{{ benchmark_tables }}`` in a page becomes every result file; ``{{ benchmark: NAME }}`` becomes the tables of
+``benchmarks/results/NAME.json`` alone (so module guides show the measured numbers without retyping them).
 
 The benchmark pages are generated from the JSON files the benchmark scripts write, never typed by hand.
 """
@@ -6,9 +9,11 @@ The benchmark pages are generated from the JSON files the benchmark scripts writ
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 PLACEHOLDER = "{{ benchmark_tables }}"
+ONE = re.compile(r"\{\{ benchmark: (\w+) \}\}")
 RESULTS = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
 
 
@@ -41,6 +46,14 @@ def _render(value, depth: int) -> list[str]:
     return [_cell(value), ""]
 
 
+def one_benchmark(path: Path, depth: int = 3) -> list[str]:
+    """Markdown lines for one result file (raises ``FileNotFoundError`` naming it when missing)."""
+    if not path.is_file():
+        raise FileNotFoundError(f"benchmark result {path} does not exist; run benchmarks/{path.stem}.py")
+    lines = [f"From `benchmarks/results/{path.name}`, written by `python benchmarks/{path.stem}.py`.", ""]
+    return lines + _render(json.loads(path.read_text()), depth)
+
+
 def benchmark_markdown() -> str:
     """Markdown for every JSON file in ``benchmarks/results``."""
     files = sorted(RESULTS.glob("*.json"))
@@ -48,13 +61,11 @@ def benchmark_markdown() -> str:
         return "No benchmark results yet: run the scripts in `benchmarks/`."
     lines = []
     for path in files:
-        lines += [f"## {path.stem}", "", f"From `benchmarks/results/{path.name}`, written by "
-                  f"`python benchmarks/{path.stem}.py`.", ""]
-        lines += _render(json.loads(path.read_text()), 3)
+        lines += [f"## {path.stem}", ""] + one_benchmark(path)
     return "\n".join(lines)
 
 
 def on_page_markdown(markdown: str, page, config, files) -> str:
     if PLACEHOLDER in markdown:
-        return markdown.replace(PLACEHOLDER, benchmark_markdown())
-    return markdown
+        markdown = markdown.replace(PLACEHOLDER, benchmark_markdown())
+    return ONE.sub(lambda m: "\n".join(one_benchmark(RESULTS / f"{m.group(1)}.json", 4)), markdown)
