@@ -70,9 +70,14 @@ def compare_models(data: ScanpathSet, seeds: Sequence[int] = (0, 1, 2), *, fract
 
 
 def summarise(table: pd.DataFrame, metrics: Sequence[str] = METRICS) -> pd.DataFrame:
-    """Mean and standard deviation over seeds of each metric, per model and decoding (``"mean ± sd"`` strings)."""
+    """Mean and standard deviation over seeds of each metric, per model and decoding.
+
+    ``"mean ± sd"`` strings when the table holds several seeds; the plain mean for a single seed.
+    """
     grouped = table.groupby(["model", "decoding"], sort=False)[list(metrics)]
     mean, sd = grouped.mean(), grouped.std(ddof=0).fillna(0.0)
+    if "seed" in table and table["seed"].nunique() < 2:
+        return mean.round(3).astype(str)
     return mean.round(3).astype(str) + " ± " + sd.round(3).astype(str)
 
 

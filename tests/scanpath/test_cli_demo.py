@@ -63,3 +63,13 @@ def test_demo_runs_on_synthetic_data(tmp_path, monkeypatch):
     assert all(isinstance(v, float) for v in out["numbers"].values())
     assert np.isfinite(out["numbers"]["oat_sampled_sequence_score"])
     assert out["command"].startswith("cogvision scanpath evaluate amazon")
+
+
+def test_summary_shows_sd_only_over_several_seeds():
+    import pandas as pd
+
+    from cogvision.scanpath.compare import summarise
+
+    rows = [{"seed": s, "model": "oat", "decoding": "greedy", "delta": d} for s, d in ((0, 0.2), (1, 0.4))]
+    assert summarise(pd.DataFrame(rows), ["delta"]).iloc[0, 0] == "0.3 ± 0.1"
+    assert summarise(pd.DataFrame(rows[:1]), ["delta"]).iloc[0, 0] == "0.2"
