@@ -58,6 +58,19 @@ def _angle_deg(ax, ay, bx, by) -> float:
     return math.degrees(math.acos(min(1.0, max(-1.0, (ax * bx + ay * by) / norm))))
 
 
+def _keep(out: _Saccades, s: _Saccades, i: int) -> None:
+    """Copy saccade ``i`` of ``s`` into ``out`` unchanged."""
+    out.x.append(s.x[i]); out.y.append(s.y[i]); out.dx.append(s.dx[i]); out.dy.append(s.dy[i])
+    out.dur.append(s.dur[i])
+
+
+def _join(out: _Saccades, s: _Saccades, i: int) -> None:
+    """Append saccades ``i`` and ``i + 1`` of ``s`` to ``out`` as one (vectors added)."""
+    out.x.append(s.x[i]); out.y.append(s.y[i])
+    out.dx.append(s.dx[i] + s.dx[i + 1]); out.dy.append(s.dy[i] + s.dy[i + 1])
+    out.dur.append(s.dur[i])
+
+
 def _merge_direction(s: _Saccades, tdir: float, tdur: float) -> _Saccades:
     n = len(s.x)
     if n < 1:
@@ -66,13 +79,10 @@ def _merge_direction(s: _Saccades, tdir: float, tdur: float) -> _Saccades:
     i = 0
     while i < n:
         if i < n - 1 and _angle_deg(s.dx[i], s.dy[i], s.dx[i + 1], s.dy[i + 1]) < tdir and s.dur[i + 1] < tdur:
-            out.x.append(s.x[i]); out.y.append(s.y[i])
-            out.dx.append(s.dx[i] + s.dx[i + 1]); out.dy.append(s.dy[i] + s.dy[i + 1])
-            out.dur.append(s.dur[i])
+            _join(out, s, i)
             i += 2
         else:
-            out.x.append(s.x[i]); out.y.append(s.y[i]); out.dx.append(s.dx[i]); out.dy.append(s.dy[i])
-            out.dur.append(s.dur[i])
+            _keep(out, s, i)
             i += 1
     out.dur.append(s.dur[-1])
     return out
@@ -93,17 +103,13 @@ def _merge_length(s: _Saccades, tamp: float, tdur: float) -> _Saccades:
                 out.dy[-1] = s.dy[-2] + s.dy[-1]
                 out.dur.append(s.dur[i - 1])
             else:
-                out.x.append(s.x[i]); out.y.append(s.y[i]); out.dx.append(s.dx[i]); out.dy.append(s.dy[i])
-                out.dur.append(s.dur[i])
+                _keep(out, s, i)
             i += 1
         elif short and (s.dur[i + 1] < tdur or s.dur[i] < tdur):
-            out.x.append(s.x[i]); out.y.append(s.y[i])
-            out.dx.append(s.dx[i] + s.dx[i + 1]); out.dy.append(s.dy[i] + s.dy[i + 1])
-            out.dur.append(s.dur[i])
+            _join(out, s, i)
             i += 2
         else:
-            out.x.append(s.x[i]); out.y.append(s.y[i]); out.dx.append(s.dx[i]); out.dy.append(s.dy[i])
-            out.dur.append(s.dur[i])
+            _keep(out, s, i)
             i += 1
     out.dur.append(s.dur[-1])
     return out
