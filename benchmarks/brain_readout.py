@@ -60,6 +60,7 @@ def main() -> None:
     parser.add_argument("--small", action="store_true")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "brain_readout.json")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     args = parser.parse_args()
     if args.threads:
@@ -82,7 +83,7 @@ def main() -> None:
               "cpu_threads": torch.get_num_threads(),
               "forward_flops": flops, "step_seconds": times, "flop_ratio": flops["masked_sum"] / flops["gather"],
               "speedup": times["masked_sum"] / times["gather"]}
-    out = Path(__file__).parent / "results" / "brain_readout.json"
+    out = args.out
     out.parent.mkdir(exist_ok=True)
     tmp = out.with_suffix(".tmp")
     tmp.write_text(json.dumps(result, indent=2))

@@ -48,6 +48,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--small", action="store_true", help="n=500, p=200, 1,000 targets")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "ridge_speed.json")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--skip-sklearn", action="store_true", help="leave scikit-learn out (slow at full size)")
     args = parser.parse_args()
@@ -81,7 +82,7 @@ def main() -> None:
     result = {"n": n, "p": p, "targets": t, "alphas": len(alphas), "folds": 5, "device": str(device),
               "cpu_threads": torch.get_num_threads(), "machine": platform.processor() or platform.machine(),
               "cpus": os.cpu_count(), "rows": rows}
-    out = Path(__file__).parent / "results" / "ridge_speed.json"
+    out = args.out
     out.parent.mkdir(exist_ok=True)
     tmp = out.with_suffix(".tmp")
     tmp.write_text(json.dumps(result, indent=2))

@@ -68,3 +68,16 @@ def shared():
     if root is None:
         pytest.skip("real data folder ../shared (or $COGVISION_SHARED) is absent")
     return root
+
+
+def pytest_addoption(parser):
+    parser.addoption("--device", default="cpu",
+                     help="device for tests/test_devices.py (e.g. cuda): each check there runs on it against CPU")
+
+
+@pytest.fixture(scope="session")
+def device(request):
+    """The device that tests/test_devices.py compares against CPU (``pytest --device cuda``; default cpu)."""
+    from cogvision.device import resolve_device
+
+    return resolve_device(request.config.getoption("--device"))

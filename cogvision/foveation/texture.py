@@ -128,8 +128,9 @@ class FoveatedTexture(FoveatedSystem):
             self._textures[key] = (texture, fovea)
         return self._textures[key]
 
-    def _generator(self, device: torch.device) -> torch.Generator | None:
-        return None if self.seed is None else torch.Generator(device=device).manual_seed(int(self.seed))
+    def _generator(self) -> torch.Generator | None:
+        # a CPU generator: one seed gives the same noise on every device
+        return None if self.seed is None else torch.Generator().manual_seed(int(self.seed))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """Transform (B, 3, H, W) images in [0, 1]; returns the same shape, differentiable."""
@@ -151,7 +152,7 @@ class FoveatedTexture(FoveatedSystem):
             raise ValueError(f"the VGG encoder needs height and width divisible by 8, got {tuple(images.shape[-2:])}")
         mean = images.mean(dim=(2, 3), keepdim=True)
         std = images.std(dim=(2, 3), keepdim=True)
-        noise = torch.randn(images.shape, generator=self._generator(images.device), device=images.device)
+        noise = torch.randn(images.shape, generator=self._generator()).to(images.device)
         noise = (mean + std * noise).clamp(0, 1)  # noise with the image's colour mean and spread
         features = self.encoder(torch.cat([images, noise]))[:, :, None]
         mixed = texture.mix(features[: len(images)], features[len(images):])[:, :, 0]

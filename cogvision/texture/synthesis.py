@@ -241,11 +241,12 @@ class WindowedTexture(torch.nn.Module):
     def noise(self, shape: torch.Size, seed: int | torch.Generator, device: torch.device) -> tuple[list, list | None]:
         """Pyramid coefficients of the white noise (and, for an integer seed, their window moments, cached)."""
         if isinstance(seed, torch.Generator):
-            return self.pyramid(torch.randn(shape, generator=seed, device=device)), None
+            return self.pyramid(torch.randn(shape, generator=seed, device=seed.device).to(device)), None
         key = (tuple(shape), int(seed), str(device))
         if key not in self._noise:
-            generator = torch.Generator(device=device).manual_seed(int(seed))
-            coeffs = self.pyramid(torch.randn(shape, generator=generator, device=device))
+            # drawn on the CPU, so one seed gives the same texture on every device
+            generator = torch.Generator().manual_seed(int(seed))
+            coeffs = self.pyramid(torch.randn(shape, generator=generator).to(device))
             if len(self._noise) >= 4:
                 self._noise.pop(next(iter(self._noise)))
             self._noise[key] = (coeffs, [self.moments(c) for c in coeffs])
