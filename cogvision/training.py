@@ -215,7 +215,8 @@ def fit(
     ckpt_path = Path(checkpoint_dir) / CHECKPOINT_NAME if checkpoint_dir is not None else None
 
     if resume and ckpt_path is not None and ckpt_path.exists():
-        state = torch.load(ckpt_path, map_location=dev, weights_only=True)
+        # on the CPU: the RNG states must stay CPU tensors; load_state_dict moves the rest to the model's device
+        state = torch.load(ckpt_path, map_location="cpu", weights_only=True)
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         if sched is not None and state["scheduler"] is not None:

@@ -84,16 +84,29 @@ def make_splits(n_samples: int, cv, groups: np.ndarray | None) -> list[tuple[np.
     return splits
 
 
-def thin_svd(x: torch.Tensor, rtol: float = 1e-12) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def thin_svd(x: torch.Tensor, rtol: float = 1e-12, gram: torch.Tensor | None = None
+             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Thin SVD ``x = u diag(s) vt`` from the eigendecomposition of the smaller Gram matrix, in float64.
 
     Much faster than a LAPACK SVD for the tall or wide matrices of encoding models; directions whose
     squared singular value is below ``rtol`` times the largest are dropped (ridge shrinks them to ~0).
     The factors come back in ``x``'s dtype.
+
+    Parameters
+    ----------
+    x
+        (n, p) matrix.
+    rtol
+        Relative eigenvalue cut-off.
+    gram
+        The float64 Gram matrix of ``x`` when it is already known: (p, p) ``x^T x`` if ``n >= p``, else
+        (n, n) ``x x^T``.
     """
     x64 = x.to(torch.float64)
     tall = x.shape[0] >= x.shape[1]
-    evals, vecs = torch.linalg.eigh(x64.T @ x64 if tall else x64 @ x64.T)
+    if gram is None:
+        gram = x64.T @ x64 if tall else x64 @ x64.T
+    evals, vecs = torch.linalg.eigh(gram)
     keep = evals > rtol * evals.max().clamp_min(torch.finfo(torch.float64).tiny)
     s = evals[keep].sqrt()
     vecs = vecs[:, keep]
@@ -102,15 +115,65 @@ def thin_svd(x: torch.Tensor, rtol: float = 1e-12) -> tuple[torch.Tensor, torch.
     return u.to(x.dtype), s.to(x.dtype), v.T.to(x.dtype)
 
 
+def _row_runs(index: np.ndarray, max_runs: int = 4) -> list[tuple[slice, slice]] | None:
+    """(positions in ``index``, rows) slice pairs of the contiguous runs of an increasing ``index``.
+
+    K-fold and leave-one-run-out training sets are one or two runs of rows: products with such views
+    need no copy of the responses. ``None`` when ``index`` is unsorted or has more than ``max_runs`` runs.
+    """
+    steps = np.diff(index)
+    if np.any(steps <= 0):
+        return None
+    breaks = np.flatnonzero(steps != 1) + 1
+    if len(breaks) >= max_runs:
+        return None
+    starts, ends = np.r_[0, breaks], np.r_[breaks, len(index)]
+    return [(slice(int(a), int(b)), slice(int(index[a]), int(index[b - 1]) + 1)) for a, b in zip(starts, ends)]
+
+
+class _Fold:
+    """One CV fold's basis: thin SVD of the centred training features and the test features in it."""
+
+    def __init__(self, Xt: torch.Tensor, gram: torch.Tensor, train: np.ndarray, test: np.ndarray,
+                 alphas_t: torch.Tensor, fit_intercept: bool):
+        device = Xt.device
+        self.train, self.test = (torch.as_tensor(i, device=device) for i in (train, test))
+        self.runs = _row_runs(train)
+        x_train, x_test = Xt[self.train], Xt[self.test]
+        tall = x_train.shape[0] >= x_train.shape[1]
+        if tall:  # the training Gram is the full one minus the test rows' (float64, so no cancellation issue)
+            x_test64 = x_test.to(torch.float64)
+            gram = gram - x_test64.T @ x_test64
+        else:
+            gram = gram[self.train][:, self.train]
+        if fit_intercept:
+            x_mean = x_train.mean(0)
+            x_train, x_test = x_train - x_mean, x_test - x_mean
+            if tall:
+                mean64 = x_mean.to(torch.float64)
+                gram = gram - len(train) * torch.outer(mean64, mean64)
+            else:
+                gram = gram - gram.mean(0, keepdim=True)
+                gram = gram - gram.mean(1, keepdim=True)
+        self.u, s, vt = thin_svd(x_train, gram=gram)
+        self.u_sum = self.u.sum(0)  # ~0 after centring; kept so the product with uncentred responses is exact
+        self.xte_v = x_test @ vt.T
+        self.shrink = s / (s**2 + alphas_t[:, None])  # (n_alphas, k)
+
+    def project(self, y: torch.Tensor) -> torch.Tensor:
+        """``u^T y[train]`` (k, batch) for responses ``y`` of all samples (n_samples, batch)."""
+        if self.runs is None:
+            return self.u.T @ y[self.train]
+        return sum(self.u[pos].T @ y[rows] for pos, rows in self.runs)
+
+
 def _fold_scores(
-    u: torch.Tensor, xte_v: torch.Tensor, shrink: torch.Tensor, y_train: torch.Tensor, y_test: torch.Tensor,
-    scoring: str,
+    projected: torch.Tensor, xte_v: torch.Tensor, shrink: torch.Tensor, y_test: torch.Tensor, scoring: str,
 ) -> torch.Tensor:
     """Scores (n_alphas, batch) of every alpha's predictions of one target batch on one fold.
 
-    ``y_train`` and ``y_test`` are centred by the training mean already.
+    ``projected`` is ``U^T Y_train`` and ``y_test`` is centred by the training mean already.
     """
-    projected = u.T @ y_train  # (k, batch)
     predictions = torch.matmul(xte_v * shrink[:, None, :], projected)  # (n_alphas, n_test, batch)
     if scoring == "pearson":
         return pearson_r(y_test.expand_as(predictions), predictions, dim=1).to(torch.float64)
@@ -234,23 +297,23 @@ class RidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
         batch = self._batch_size(n_targets, len(alphas), max(len(te) for _, te in splits))
         Xt = torch.tensor(X, dtype=dtype, device=device)
         alphas_t = torch.as_tensor(alphas, dtype=dtype, device=device)
+        X64 = Xt.to(torch.float64)
+        gram = X64.T @ X64 if Xt.shape[0] - max(len(te) for _, te in splits) >= Xt.shape[1] else X64 @ X64.T
+        folds = [_Fold(Xt, gram, train, test, alphas_t, self.fit_intercept) for train, test in splits]
+        del X64, gram
         scores = torch.zeros(len(alphas), n_targets, dtype=torch.float64, device=device)
-        for train, test in splits:
-            x_train, x_test = Xt[train], Xt[test]
-            if self.fit_intercept:
-                x_mean = x_train.mean(0)
-                x_train, x_test = x_train - x_mean, x_test - x_mean
-            u, s, vt = thin_svd(x_train)
-            xte_v = x_test @ vt.T
-            shrink = s / (s**2 + alphas_t[:, None])  # (n_alphas, k)
-            for start in range(0, n_targets, batch):
-                cols = slice(start, start + batch)
-                y_train = torch.as_tensor(Y[train, cols], dtype=dtype, device=device)
-                y_test = torch.as_tensor(Y[test, cols], dtype=dtype, device=device)
-                if self.fit_intercept:
-                    y_mean = y_train.mean(0)
-                    y_train, y_test = y_train - y_mean, y_test - y_mean
-                scores[:, cols] += _fold_scores(u, xte_v, shrink, y_train, y_test, self.scoring)
+        for cols in self._batches(n_targets, batch):
+            y, _ = self._responses(Y, cols, dtype, device)
+            total = y.sum(0)
+            for fold in folds:
+                y_test = y[fold.test]
+                projected = fold.project(y)
+                if self.fit_intercept:  # centre by the training mean without copying the training rows
+                    train_mean = (total - y_test.sum(0)) / (len(y) - len(y_test))
+                    projected -= torch.outer(fold.u_sum, train_mean)
+                    y_test = y_test - train_mean
+                scores[:, cols] += _fold_scores(projected, fold.xte_v, fold.shrink, y_test, self.scoring)
+        del folds
         scores /= len(splits)
         if self.alpha_per_target:
             best = scores.argmax(0)
@@ -263,17 +326,33 @@ class RidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
         self.n_splits_ = len(splits)
         return self
 
+    @staticmethod
+    def _batches(n_targets: int, batch: int) -> list[slice]:
+        return [slice(start, start + batch) for start in range(0, n_targets, batch)]
+
+    def _responses(self, Y: np.ndarray, cols: slice, dtype: torch.dtype,
+                   device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        """One target batch of responses (n_samples, batch) on the device, and their mean (batch,).
+
+        With an intercept they are centred by that mean over all samples: every later centring (by a
+        fold's training mean) is then a small correction, which keeps float32 sums accurate. Without
+        one they are a read-only view of ``Y`` where dtype and device allow (the mean is then 0).
+        """
+        y = torch.as_tensor(np.require(Y[:, cols], requirements="W")).to(device=device, dtype=dtype)
+        if not self.fit_intercept:
+            return y, torch.zeros(y.shape[1], dtype=dtype, device=device)
+        mean = y.mean(0)
+        return y - mean, mean
+
     def _refit(self, Xt: torch.Tensor, Y: np.ndarray, alphas_t: torch.Tensor, best: torch.Tensor, batch: int) -> None:
         dtype, device = Xt.dtype, Xt.device
         x_mean = Xt.mean(0) if self.fit_intercept else torch.zeros(Xt.shape[1], dtype=dtype, device=device)
         u, s, vt = thin_svd(Xt - x_mean)
         coefs, intercepts = [], []
-        for start in range(0, Y.shape[1], batch):
-            cols = slice(start, start + batch)
-            y = torch.tensor(Y[:, cols], dtype=dtype, device=device)
-            y_mean = y.mean(0) if self.fit_intercept else torch.zeros(y.shape[1], dtype=dtype, device=device)
+        for cols in self._batches(Y.shape[1], batch):
+            y, y_mean = self._responses(Y, cols, dtype, device)
             shrink = s[:, None] / (s[:, None] ** 2 + alphas_t[best[cols]][None, :])  # (k, batch)
-            coef = vt.T @ (shrink * (u.T @ (y - y_mean)))  # (n_features, batch)
+            coef = vt.T @ (shrink * (u.T @ y))  # (n_features, batch)
             coefs.append(coef.T.cpu().numpy())
             intercepts.append((y_mean - x_mean @ coef).cpu().numpy())
         coef_, intercept_ = np.concatenate(coefs), np.concatenate(intercepts)

@@ -50,10 +50,15 @@ def sine_position_encoding(grid: tuple[int, int], dim: int, temperature: float =
 class GatherReadout(nn.Module):
     """Target t reads query ``query_index[t]``: ``y_t = <out[:, q_t], w_t> + b_t``.
 
-    N x T x d multiply-adds. With few queries the targets are grouped by query (sorted once) and
-    each group is one matrix product ``out[:, q] @ W_q^T``, so nothing of size N x T x d is built;
-    with many queries (e.g. one per vertex) each target's query output is gathered and multiplied
-    elementwise with its weights.
+    N x T x d multiply-adds, never the N x Q x T x d of reading every target from every query. Three
+    ways to compute it, chosen once from the group sizes:
+
+    - ``"padded"`` (queries of similar size): the weights are laid out per query, padded to the largest
+      group, and one batched product ``out[:, q] @ W_q^T`` over all queries gives every target (one kernel
+      on a GPU; used when padding at most doubles the work);
+    - ``"grouped"`` (few queries of unequal size): one matrix product per query's group of targets;
+    - ``"elementwise"`` (many queries, e.g. one per vertex): each target's query output is gathered and
+      multiplied elementwise with its weights.
     """
 
     def __init__(self, query_index: torch.Tensor, d_model: int, max_groups: int = 256):
@@ -64,16 +69,34 @@ class GatherReadout(nn.Module):
         self.register_buffer("order", order)
         self.register_buffer("inverse", torch.argsort(order))
         counts = torch.bincount(query_index)
-        self.groups = [(int(q), int(start), int(start + c)) for q, (start, c) in
-                       enumerate(zip(torch.cumsum(counts, 0) - counts, counts)) if c > 0]
-        self.grouped = len(self.groups) <= max_groups
+        starts = torch.cumsum(counts, 0) - counts
+        self.groups = [(int(q), int(start), int(start + c)) for q, (start, c) in enumerate(zip(starts, counts)) if c > 0]
+        n_queries, width = len(counts), int(counts.max()) if len(counts) else 0
+        if len(self.groups) > max_groups:
+            self.mode = "elementwise"
+        elif n_queries * width <= 2 * len(query_index):
+            self.mode = "padded"
+        else:
+            self.mode = "grouped"
+        # slot of each target in its query's padded row, and its flat position in (query, slot) order
+        slot = torch.empty_like(query_index)
+        slot[order] = torch.arange(len(query_index)) - starts[query_index[order]]
+        self.register_buffer("slot", slot, persistent=False)
+        self.register_buffer("flat", query_index * width + slot, persistent=False)
+        self.width = width
         self.weight = nn.Parameter(torch.randn(len(query_index), d_model) / math.sqrt(d_model))
         self.bias = nn.Parameter(torch.zeros(len(query_index)))
 
     def forward(self, query_out: torch.Tensor) -> torch.Tensor:
-        if not self.grouped:
+        """(N, Q, d) query outputs -> (N, T) target responses."""
+        if self.mode == "elementwise":
             gathered = torch.index_select(query_out, 1, self.query_index)  # (N, T, d)
             return (gathered * self.weight).sum(-1) + self.bias
+        if self.mode == "padded":
+            n, q, d = query_out.shape
+            padded = self.weight.new_zeros(q, self.width, d).index_put((self.query_index, self.slot), self.weight)
+            every = torch.bmm(query_out.transpose(0, 1), padded.transpose(1, 2))  # (Q, N, width)
+            return torch.index_select(every.transpose(0, 1).reshape(n, -1), 1, self.flat) + self.bias
         weights = torch.index_select(self.weight, 0, self.order).split([end - start for _, start, end in self.groups])
         outs = query_out.unbind(1)  # one stack in the backward pass, not one full-size gradient per query
         parts = [outs[q] @ w.T for (q, _, _), w in zip(self.groups, weights)]

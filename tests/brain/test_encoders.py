@@ -87,19 +87,27 @@ def test_transformer_learns_content_and_location_routing():
     assert np.mean(location == 4 * 6 + 1) > 0.8
 
 
-def test_gather_readout_equals_masked_sum_design():
+@pytest.mark.parametrize("index, max_groups, mode", [
+    ([2, 0, 1, 2, 2], 256, "padded"),                   # groups of similar size: one batched product
+    ([0] * 10 + [1, 2, 3], 256, "grouped"),             # one big group: a product per group
+    ([2, 0, 1, 2, 2], 0, "elementwise"),                # many queries (e.g. one per vertex): gather
+])
+def test_gather_readout_equals_masked_sum_design(index, max_groups, mode):
     torch.manual_seed(0)
-    index = torch.tensor([2, 0, 1, 2, 2])
-    readout = GatherReadout(index, d_model=8)
-    q_out = torch.randn(3, 3, 8)
+    index = torch.tensor(index)
+    n_queries = int(index.max()) + 1
+    readout = GatherReadout(index, d_model=8, max_groups=max_groups)
+    assert readout.mode == mode
+    with torch.no_grad():
+        readout.bias.normal_()
+    q_out = torch.randn(3, n_queries, 8, requires_grad=True)
     every = q_out @ readout.weight.T  # every query through every target row: (N, Q, T)
-    mask = torch.nn.functional.one_hot(index, 3).T.float()  # (Q, T)
+    mask = torch.nn.functional.one_hot(index, n_queries).T.float()  # (Q, T)
     expected = (every * mask).sum(1) + readout.bias
-    torch.testing.assert_close(readout(q_out), expected)
-    elementwise = GatherReadout(index, d_model=8, max_groups=0)  # the per-target gather path (e.g. one query per vertex)
-    elementwise.load_state_dict(readout.state_dict())
-    assert readout.grouped and not elementwise.grouped
-    torch.testing.assert_close(elementwise(q_out), expected)
+    out = readout(q_out)
+    torch.testing.assert_close(out, expected)
+    grads = torch.autograd.grad(out.square().sum(), (q_out, readout.weight))
+    torch.testing.assert_close(grads, torch.autograd.grad(expected.square().sum(), (q_out, readout.weight)))
 
 
 def test_query_assignment_modes_and_errors():

@@ -40,13 +40,17 @@ def test_per_target_predictions_equal_sklearn_ridge_with_chosen_alphas():
     np.testing.assert_allclose(ours.predict(x), ref, atol=1e-6)
 
 
-def test_cv_scores_equal_explicit_fold_loop():
-    x, y = _data(t=4)
-    ours = RidgeCV(alphas=ALPHAS, cv=3, device="cpu").fit(x, y)
+@pytest.mark.parametrize("p, shuffle, fit_intercept", [(13, False, True), (13, True, False), (150, True, True)])
+def test_cv_scores_equal_explicit_fold_loop(p, shuffle, fit_intercept):
+    # contiguous and scattered training rows, tall and wide features, offset features and responses
+    x, y = _data(p=p, t=4)
+    x, y = x + 3.0, y + 50.0
+    cv = KFold(3, shuffle=shuffle, random_state=0 if shuffle else None)
+    ours = RidgeCV(alphas=ALPHAS, cv=cv, fit_intercept=fit_intercept, device="cpu").fit(x, y)
     expected = np.zeros((len(ALPHAS), 4))
-    for train, test in KFold(3).split(x):
+    for train, test in cv.split(x):
         for i, alpha in enumerate(ALPHAS):
-            pred = Ridge(alpha=alpha).fit(x[train], y[train]).predict(x[test])
+            pred = Ridge(alpha=alpha, fit_intercept=fit_intercept).fit(x[train], y[train]).predict(x[test])
             sse = ((y[test] - pred) ** 2).sum(0)
             expected[i] += 1 - sse / ((y[test] - y[test].mean(0)) ** 2).sum(0)
     np.testing.assert_allclose(ours.cv_scores_, expected / 3, atol=1e-8)
