@@ -10,7 +10,7 @@ Three things are timed side by side on the same inputs, interleaved repeat by re
 
 Goal (issue 7): ``vitgaze / backbone <= 1.1``.
 
-    .venv/bin/python benchmarks/gaze_overhead.py [--repeats 9] [--device auto]
+    .venv/bin/python benchmarks/gaze_overhead.py [--repeats 9] [--device auto] [--batch-scale 1]
 
 Writes benchmarks/results/gaze_overhead.json and prints a table of ratios.
 """
@@ -97,10 +97,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=9)
     parser.add_argument("--people", type=int, default=2, help="people (head boxes) per image")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--batch-scale", type=int, default=1,
+                        help="multiply every case's batch (on a GPU small batches only time kernel launches)")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "gaze_overhead.json")
     args = parser.parse_args()
     device = resolve_device(args.device)
-    rows = [run_case(*case, people=args.people, repeats=args.repeats, device=device) for case in CASES]
+    rows = [run_case(label, spec, kwargs, side, batch * args.batch_scale, people=args.people, repeats=args.repeats,
+                     device=device) for label, spec, kwargs, side, batch in CASES]
     print(f"device: {device}, torch threads: {torch.get_num_threads()}, repeats: {args.repeats} (minimum)")
     print(f"{'case':28s} {'backbone s':>11s} {'vitgaze s':>10s} {'full 4-D s':>11s} {'vitgaze/bb':>11s} {'4-D/bb':>7s}")
     for r in rows:

@@ -2,6 +2,7 @@
 
 ``{{ benchmark_tables }}`` in a page becomes every result file; ``{{ benchmark: NAME }}`` becomes the tables of
 ``benchmarks/results/NAME.json`` alone (so module guides show the measured numbers without retyping them).
+``NAME_cuda.json`` holds the GPU run of ``benchmarks/NAME.py`` (``--device cuda``).
 
 The benchmark pages are generated from the JSON files the benchmark scripts write, never typed by hand.
 """
@@ -50,7 +51,12 @@ def one_benchmark(path: Path, depth: int = 3) -> list[str]:
     """Markdown lines for one result file (raises ``FileNotFoundError`` naming it when missing)."""
     if not path.is_file():
         raise FileNotFoundError(f"benchmark result {path} does not exist; run benchmarks/{path.stem}.py")
-    lines = [f"From `benchmarks/results/{path.name}`, written by `python benchmarks/{path.stem}.py`.", ""]
+    if path.stem.endswith("_cuda"):  # the GPU run of a benchmark, kept beside the CPU one
+        script = path.stem.removesuffix("_cuda")
+        command = f"python benchmarks/{script}.py --device cuda --out benchmarks/results/{path.name}` on a GPU machine"
+    else:
+        command = f"python benchmarks/{path.stem}.py`"
+    lines = [f"From `benchmarks/results/{path.name}`, written by `{command}.", ""]
     return lines + _render(json.loads(path.read_text()), depth)
 
 
