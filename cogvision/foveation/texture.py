@@ -143,7 +143,7 @@ class FoveatedTexture(FoveatedSystem):
         else:
             out = self._encoder_texture(images, texture)
         if self.keep_fovea:
-            out = images * fovea + out * (1 - fovea)
+            out = out.lerp_(images, fovea)  # images * fovea + out * (1 - fovea), in place
         return out
 
     def _encoder_texture(self, images: torch.Tensor, texture: WindowedTexture) -> torch.Tensor:

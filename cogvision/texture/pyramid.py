@@ -59,7 +59,15 @@ def _angular(fy: torch.Tensor, fx: torch.Tensor, k: int) -> torch.Tensor:
 
 @lru_cache(maxsize=32)
 def _masks(height: int, width: int, n_scales: int, n_orientations: int) -> tuple:
-    """Real, Hermitian Fourier masks on the ``rfft2`` half-plane grid of every level."""
+    """Fourier masks of every level (real and even, so every band is a real image).
+
+    A band level holds ``band`` (K, h, w//2+1), the band masks on the ``rfft2`` half plane (used by the
+    inverse); ``pairs`` (ceil(K/2), h, w), ``band[2p] + 1j * band[2p + 1]`` on the full ``fft2`` plane (used
+    by the forward transform); ``low`` (h/2, w/2), the full-plane low-pass on the next level's frequencies,
+    over 4, and ``low_half`` (h/2, w/4+1), the same on the next level's half plane, times 4 (these factors
+    keep pixel amplitudes when a spectrum is cropped to, or zero-padded from, half the size). All are
+    complex64, so products with spectra need no casts.
+    """
     levels = []
     h, w = height, width
     for level in range(n_scales + 1):
@@ -75,28 +83,32 @@ def _masks(height: int, width: int, n_scales: int, n_orientations: int) -> tuple
                 (angular[:, h // 2] ** 2 + _angular(fy[h // 2], -fx[h // 2], n_orientations) ** 2) / 2)
             angular[:, :, -1] = torch.sqrt((angular[:, :, -1] ** 2 + _angular(-fy[:, -1], fx[:, -1], n_orientations)
                                             ** 2) / 2)
-            entry["band"] = (high * angular).float()  # (K, h, w//2+1)
-            entry["low"] = low.float()
+            band = high * angular  # (K, h, w//2+1)
+            full = torch.cat([_full_plane(band, w), torch.zeros(n_orientations % 2, h, w, dtype=band.dtype)])
+            entry["band"] = band.to(torch.complex64)
+            entry["pairs"] = torch.complex(full[0::2], full[1::2]).to(torch.complex64)
+            entry["low"] = (_low_frequencies(_full_plane(low, w), h // 2, w // 2) / 4).to(torch.complex64)
+            entry["low_half"] = (_low_frequencies(low, h // 2, w // 2, half=True) * 4).to(torch.complex64)
             h, w = h // 2, w // 2
         levels.append(entry)
     return tuple(levels)
 
 
-def _crop_half(spectrum: torch.Tensor, h: int, w: int) -> torch.Tensor:
-    """Keep the central frequencies of an ``rfft2`` spectrum of an (h, w) image for an (h/2, w/2) image."""
-    qh, qw = h // 4, w // 4
-    top = spectrum[..., :qh, : qw + 1]
-    bottom = spectrum[..., h - qh:, : qw + 1]
-    return torch.cat([top, bottom], dim=-2) / 4.0
+def _full_plane(mask: torch.Tensor, width: int) -> torch.Tensor:
+    """Extend an even mask from the ``rfft2`` half plane (..., h, width//2+1) to the full plane (..., h, width)."""
+    mirrored = mask.flip(-2).roll(1, dims=-2)  # row i holds row -i
+    return torch.cat([mask, mirrored[..., 1:(width + 1) // 2].flip(-1)], dim=-1)
 
 
-def _pad_double(spectrum: torch.Tensor, h: int, w: int) -> torch.Tensor:
-    """Inverse of :func:`_crop_half`: zero-pad an (h/2, w/2) ``rfft2`` spectrum to an (h, w) one."""
-    qh, qw = h // 4, w // 4
-    out = spectrum.new_zeros(spectrum.shape[:-2] + (h, w // 2 + 1))
-    out[..., :qh, : qw + 1] = spectrum[..., :qh, :]
-    out[..., h - qh:, : qw + 1] = spectrum[..., qh:, :]
-    return out * 4.0
+def _low_frequencies(spectrum: torch.Tensor, h: int, w: int, half: bool = False) -> torch.Tensor:
+    """The frequencies of an (h, w) image (``fft2`` order) cut from a larger image's full-plane spectrum.
+
+    With ``half`` the spectrum and the result are ``rfft2`` half planes (the result has w//2+1 columns).
+    """
+    rows = torch.cat([spectrum[..., :(h + 1) // 2, :], spectrum[..., spectrum.shape[-2] - h // 2:, :]], dim=-2)
+    if half:
+        return rows[..., : w // 2 + 1]
+    return torch.cat([rows[..., :(w + 1) // 2], rows[..., rows.shape[-1] - w // 2:]], dim=-1)
 
 
 class SteerablePyramid(torch.nn.Module):
@@ -148,13 +160,17 @@ class SteerablePyramid(torch.nn.Module):
         if x.ndim != 4:
             raise ValueError(f"expected a (B, C, H, W) tensor, got shape {tuple(x.shape)}")
         levels = self._levels(x.shape[-2], x.shape[-1], x.device)
-        spectrum = torch.fft.rfft2(x.float())
+        spectrum = torch.fft.fft2(x.float())
         coeffs = []
         for level in levels[:-1]:
             h, w = level["size"]
-            coeffs.append(torch.fft.irfft2(spectrum[:, :, None] * level["band"], s=(h, w)))
-            spectrum = _crop_half(spectrum * level["low"], h, w)
-        coeffs.append(torch.fft.irfft2(spectrum, s=levels[-1]["size"])[:, :, None])
+            # Two bands per complex inverse FFT: the masks are real and even, so each band is real and
+            # ifft2(X (M_a + i M_b)) = band_a + i band_b (about 3x faster than irfft2 of every band on CPU).
+            pairs = torch.fft.ifft2(spectrum[:, :, None] * level["pairs"])  # (B, C, ceil(K/2), h, w)
+            bands = torch.view_as_real(pairs).movedim(-1, 3).flatten(2, 3)  # (B, C, 2 ceil(K/2), h, w)
+            coeffs.append(bands[:, :, : self.n_orientations].contiguous())
+            spectrum = _low_frequencies(spectrum, h // 2, w // 2) * level["low"]
+        coeffs.append(torch.fft.ifft2(spectrum).real[:, :, None].contiguous())
         return coeffs
 
     def inverse(self, coeffs: list[torch.Tensor]) -> torch.Tensor:
@@ -167,7 +183,15 @@ class SteerablePyramid(torch.nn.Module):
         spectrum = torch.fft.rfft2(coeffs[-1][:, :, 0])
         for index in range(len(levels) - 2, -1, -1):
             level = levels[index]
-            h, w = level["size"]
-            bands = (torch.fft.rfft2(coeffs[index]) * level["band"]).sum(dim=2)
-            spectrum = _pad_double(spectrum, h, w) * level["low"] + bands
+            h = level["size"][0]
+            bands, masks = torch.fft.rfft2(coeffs[index]), level["band"]
+            fine = bands[:, :, 0] * masks[0]
+            for k in range(1, len(masks)):  # sum over orientations without materialising every product
+                fine.addcmul_(bands[:, :, k], masks[k])
+            # zero-pad the coarser spectrum (times the low-pass) to this level: add it to its frequencies
+            low = spectrum * level["low_half"]
+            top, bottom = (low.shape[-2] + 1) // 2, low.shape[-2] // 2  # rows of frequencies >= 0 and < 0
+            fine[..., :top, : low.shape[-1]] += low[..., :top, :]
+            fine[..., h - bottom:, : low.shape[-1]] += low[..., top:, :]
+            spectrum = fine
         return torch.fft.irfft2(spectrum, s=(height, width))

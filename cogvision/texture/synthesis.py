@@ -36,6 +36,7 @@ True
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from typing import Callable
 
 import torch
@@ -51,6 +52,10 @@ _OPPONENT = torch.tensor([
 ])
 
 
+# Finest-scale pyramid coefficients per batch chunk on the CPU (8 MB of float32), see WindowedTexture._chunks.
+_CHUNK_COEFFICIENTS = 2**21
+
+
 def check_images(images: torch.Tensor, name: str = "images") -> None:
     """Raise ``ValueError`` unless ``images`` is a float (B, 1 or 3, H, W) tensor with values in [0, 1]."""
     if not isinstance(images, torch.Tensor):
@@ -59,30 +64,76 @@ def check_images(images: torch.Tensor, name: str = "images") -> None:
         raise ValueError(f"{name} must have shape (B, 3, H, W) or (B, 1, H, W), got {tuple(images.shape)}")
     if not images.is_floating_point():
         raise ValueError(f"{name} must be a float tensor in [0, 1], got dtype {images.dtype}")
-    if images.numel() and (images.min() < -1e-3 or images.max() > 1 + 1e-3):
-        raise ValueError(f"{name} must have values in [0, 1], got range "
-                         f"[{float(images.min()):.3g}, {float(images.max()):.3g}]")
+    if images.numel():
+        low, high = torch.aminmax(images.detach())
+        if low < -1e-3 or high > 1 + 1e-3:
+            raise ValueError(f"{name} must have values in [0, 1], got range [{float(low):.3g}, {float(high):.3g}]")
 
 
 def to_opponent(images: torch.Tensor) -> torch.Tensor:
     """RGB (B, 3, H, W) -> opponent channels (orthonormal); 1-channel input is returned unchanged."""
     if images.shape[1] == 1:
         return images
-    return torch.einsum("oc,bchw->bohw", _OPPONENT.to(images), images)
+    return (_OPPONENT.to(images) @ images.flatten(2)).view(images.shape)  # contiguous, unlike einsum's
 
 
 def from_opponent(images: torch.Tensor) -> torch.Tensor:
     """Inverse of :func:`to_opponent`."""
     if images.shape[1] == 1:
         return images
-    return torch.einsum("oc,bohw->bchw", _OPPONENT.to(images), images)
+    return (_OPPONENT.t().to(images) @ images.flatten(2)).view(images.shape)
 
 
-def _block_mean(maps: torch.Tensor, factor: int) -> torch.Tensor:
-    """Mean over ``factor`` x ``factor`` blocks of (n, h, w) maps (faster than ``avg_pool2d`` on CPU)."""
-    n, h, w = maps.shape
-    summed = maps.reshape(n, h // factor, factor, w).sum(2).reshape(n, h // factor, w // factor, factor).sum(3)
-    return summed / (factor * factor)
+def _block_moments(maps: torch.Tensor, factor: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Means of (n, h, w) maps and of their squares over ``factor`` x ``factor`` blocks: two (n, h/f, w/f).
+
+    Rows and then columns of a block are added slice by slice (the squares with ``addcmul_``, so no
+    full-size square is stored): faster on CPU than reductions over short axes or pooling.
+    """
+    if factor == 1:
+        return maps, maps * maps
+    rows = maps.unflatten(-2, (-1, factor))                                  # (n, h/f, f, w)
+    first, second = rows[..., 0, :] + rows[..., 1, :], rows[..., 0, :] * rows[..., 0, :]
+    second.addcmul_(rows[..., 1, :], rows[..., 1, :])
+    for row in range(2, factor):
+        first += rows[..., row, :]
+        second.addcmul_(rows[..., row, :], rows[..., row, :])
+    return _column_block_mean(first, factor), _column_block_mean(second, factor)
+
+
+def _column_block_mean(sums: torch.Tensor, factor: int) -> torch.Tensor:
+    """(n, h/f, w) sums over ``factor`` rows -> (n, h/f, w/f) means over ``factor`` x ``factor`` blocks."""
+    cols = sums.unflatten(-1, (-1, factor))
+    total = cols[..., 0] + cols[..., 1]
+    for col in range(2, factor):
+        total += cols[..., col]
+    return total / factor**2
+
+
+@lru_cache(maxsize=16)
+def _linear_upsampling(size: int, factor: int) -> torch.Tensor:
+    """(size, size * factor) matrix of 1-D linear upsampling (``align_corners=False``, edges repeated)."""
+    return F.interpolate(torch.eye(size)[:, None], scale_factor=factor, mode="linear", align_corners=False)[:, 0]
+
+
+def _upsample(maps: torch.Tensor, factor: int) -> torch.Tensor:
+    """Bilinear upsampling of (n, gh, gw) maps by a power-of-two ``factor``, as ``F.interpolate`` does it.
+
+    Horizontally it is one product with the 1-D upsampling matrix. Vertically, output row
+    ``factor * i + a`` lies at grid row ``i + t_a`` with ``t_a = (a + 1/2) / factor - 1/2``: between rows
+    i-1 and i for the first half of the phases a, between rows i and i+1 for the second half (edge rows
+    repeated), so one ``lerp`` over broadcast views of row pairs writes the output once. About twice as
+    fast as ``F.interpolate`` on CPU.
+    """
+    if factor == 1:
+        return maps
+    padded = torch.cat([maps[..., :1, :], maps, maps[..., -1:, :]], dim=-2)               # (n, gh + 2, gw)
+    wide = padded @ _linear_upsampling(maps.shape[-1], factor).to(maps)                   # (n, gh + 2, W)
+    pairs = wide.unfold(-2, 2, 1).transpose(-1, -2)                    # (n, gh + 1, 2, W): rows j and j + 1
+    t = (torch.arange(factor, dtype=torch.float64) + 0.5) / factor - 0.5
+    weight = torch.stack([1 + t[: factor // 2], t[factor // 2:]]).to(maps)[:, :, None]  # (2, factor / 2, 1)
+    rows = torch.lerp(pairs[..., :-1, :, None, :], pairs[..., 1:, :, None, :], weight)  # (n, gh, 2, factor / 2, W)
+    return rows.flatten(-4, -2)
 
 
 def pooling_factor(height: int, width: int, limit: int | None) -> int:
@@ -180,14 +231,14 @@ class WindowedTexture(torch.nn.Module):
             matrix, mass = matrix[keep], mass[keep]
             alpha_window = self.alpha_window.to(device)[keep]
             alpha_pixel = alpha_pixel.reshape(-1).to(device)
-            blend = alpha_pixel * (alpha_window @ matrix)                        # (P,)
+            blend = alpha_pixel * (alpha_window @ matrix)                        # (P,) A: total blend per pixel
             self._operators[key] = {
                 "pool": pool, "grid": grid,
                 "mean": (matrix / mass[:, None]).t().contiguous(),              # (P, K): weighted means
-                "spread": matrix,                                               # (K, P): back to pixels
+                "spread": matrix * alpha_pixel,                                 # (K, P): back to pixels, with alpha
                 "share": mass / mass.sum(),                                     # (K,): weights for global moments
-                "alpha_window": alpha_window, "alpha_pixel": alpha_pixel,
-                "blend": blend.reshape(1, 1, *grid),  # A: total blend weight per pixel
+                "alpha_window": alpha_window,
+                "keep": _upsample(1 - blend.reshape(1, *grid), pool)[0],  # (h, w): 1 - A at the band's size
             }
         return self._operators[key]
 
@@ -201,11 +252,8 @@ class WindowedTexture(torch.nn.Module):
         -> (n, K)`` defaults to the product with the window matrix; the speed benchmark swaps in a loop.
         """
         op = self._operator(tuple(maps.shape[-2:]), maps.device)
-        first = maps.reshape(-1, *maps.shape[-2:])
-        second = first * first
-        if op["pool"] > 1:
-            first, second = _block_mean(first, op["pool"]), _block_mean(second, op["pool"])
-        first, second = first.reshape(first.shape[0], -1), second.reshape(second.shape[0], -1)
+        first, second = _block_moments(maps.reshape(-1, *maps.shape[-2:]), op["pool"])
+        first, second = first.flatten(1), second.flatten(1)
         centre = first.mean(dim=1, keepdim=True)
         stacked = torch.cat([first - centre, second - centre * (2 * first - centre)])
         stats = stacked @ op["mean"] if gather is None else gather(stacked, op)
@@ -217,7 +265,8 @@ class WindowedTexture(torch.nn.Module):
         """Give ``noise`` each window's statistics of ``image`` and blend: both (B, C, nb, h, w), same shape out.
 
         ``noise_moments`` (from :meth:`moments`) skips recomputing a fixed noise's statistics;
-        ``spread(params (n, K), op) -> (n, P)`` defaults to the product with the window matrix.
+        ``spread(params (n, K), op) -> (n, P)`` defaults to the product with ``op["spread"]``, the window
+        matrix times the per-pixel alpha.
         """
         shape = image.shape
         op = self._operator(tuple(shape[-2:]), image.device)
@@ -229,24 +278,19 @@ class WindowedTexture(torch.nn.Module):
         gain = torch.sqrt(var_i * var_n + 1e-30) / (var_n + self.noise_floor**2 * global_var_n)
         offset = (mean_i + centre_i) - (mean_n + centre_n) * gain
         params = torch.cat([gain, offset], dim=0) * op["alpha_window"]          # (2 cols, K)
-        maps = params @ op["spread"] if spread is None else spread(params, op)  # (2 cols, P)
-        maps = (maps * op["alpha_pixel"]).reshape(2, -1, *op["grid"])
-        keep = 1 - op["blend"]
-        if op["pool"] > 1:
-            maps = F.interpolate(maps, size=tuple(shape[-2:]), mode="bilinear", align_corners=False)
-            keep = F.interpolate(keep, size=tuple(shape[-2:]), mode="bilinear", align_corners=False)
-        out = torch.addcmul(maps[1].reshape(shape), noise, maps[0].reshape(shape))
-        return out.addcmul_(image, keep.reshape(shape[-2:]))
+        maps = params @ op["spread"] if spread is None else spread(params, op)  # (2 cols, P): S and B
+        maps = _upsample(maps.reshape(-1, *op["grid"]), op["pool"]).reshape(2, *shape)
+        return maps[1].addcmul_(noise, maps[0]).addcmul_(image, op["keep"])  # B + n S + f (1 - A), in place
 
     def noise(self, shape: torch.Size, seed: int | torch.Generator, device: torch.device) -> tuple[list, list | None]:
         """Pyramid coefficients of the white noise (and, for an integer seed, their window moments, cached)."""
         if isinstance(seed, torch.Generator):
-            return self.pyramid(torch.randn(shape, generator=seed, device=seed.device).to(device)), None
+            return self._pyramid(torch.randn(shape, generator=seed, device=seed.device).to(device)), None
         key = (tuple(shape), int(seed), str(device))
         if key not in self._noise:
             # drawn on the CPU, so one seed gives the same texture on every device
             generator = torch.Generator().manual_seed(int(seed))
-            coeffs = self.pyramid(torch.randn(shape, generator=generator).to(device))
+            coeffs = self._pyramid(torch.randn(shape, generator=generator).to(device))
             if len(self._noise) >= 4:
                 self._noise.pop(next(iter(self._noise)))
             self._noise[key] = (coeffs, [self.moments(c) for c in coeffs])
@@ -265,11 +309,32 @@ class WindowedTexture(torch.nn.Module):
             raise ValueError(f"images are {height}x{width} px but the windows are {wh}x{ww} px: the image size must "
                              "equal the windows' size times a power of two (1, 2, 4, ...)")
         noise, moments = self.noise(images.shape, seed, images.device)
-        coeffs = self.pyramid(to_opponent(images.float()))
-        mixed = [self.mix(c, n, noise_moments=None if moments is None else m)
-                 for c, n, m in zip(coeffs, noise, moments or [None] * len(noise))]
-        out = from_opponent(self.pyramid.inverse(mixed))
-        return out.clamp(0, 1) if self.clamp else out
+        out = []
+        for part in self._chunks(images):
+            coeffs = self.pyramid(to_opponent(images[part].float()))
+            mixed = [self.mix(c, n[part], noise_moments=None if m is None else
+                              tuple(t.unflatten(0, (len(images), -1))[part].flatten(0, 1) for t in m))
+                     for c, n, m in zip(coeffs, noise, moments or [None] * len(noise))]
+            texture = from_opponent(self.pyramid.inverse(mixed))
+            out.append(texture.clamp(0, 1) if self.clamp else texture)
+        return out[0] if len(out) == 1 else torch.cat(out)
+
+    def _chunks(self, images: torch.Tensor) -> list[slice]:
+        """Parts of the batch to process one after another: on the CPU a few images at a time.
+
+        Each step then works on a few MB that stay in cache (and that the allocator reuses) instead of
+        streaming tensors of ~50 MB through memory: 2-3x faster on CPU for the same result. GPUs take the
+        whole batch at once.
+        """
+        step = len(images)
+        if images.device.type == "cpu":  # at least 2 images: 15% faster than 1 at 512 px (call overheads)
+            step = max(2, _CHUNK_COEFFICIENTS // (images[0].numel() * self.pyramid.n_orientations))
+        return [slice(start, start + step) for start in range(0, len(images), step)]
+
+    def _pyramid(self, images: torch.Tensor) -> list[torch.Tensor]:
+        """``self.pyramid(images)``, computed in the chunks of :meth:`_chunks`."""
+        parts = [self.pyramid(images[part]) for part in self._chunks(images)]
+        return parts[0] if len(parts) == 1 else [torch.cat(level) for level in zip(*parts)]
 
 
 def synthesize(images: torch.Tensor, windows: torch.Tensor, *, alpha: float | torch.Tensor = 1.0,

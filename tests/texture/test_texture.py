@@ -97,3 +97,37 @@ def test_bad_windows_and_alpha_raise():
         synthesize(torch.rand(1, 3, 32, 32), _hard_windows(32), alpha=torch.ones(7))
     with pytest.raises(ValueError, match="power of two"):
         synthesize(torch.rand(1, 3, 48, 48), _hard_windows(32))
+
+
+@pytest.mark.parametrize("orientations", [3, 4])
+def test_pyramid_bands_are_the_masked_spectrum(orientations):
+    # the forward pass computes two bands per complex FFT: each must still be irfft2(mask * spectrum)
+    pyr = SteerablePyramid(n_scales=2, n_orientations=orientations)
+    x = torch.rand(2, 3, 32, 48)
+    masks = pyr._levels(32, 48, x.device)[0]["band"]
+    expected = torch.fft.irfft2(torch.fft.rfft2(x)[:, :, None] * masks, s=(32, 48))
+    assert torch.allclose(pyr(x)[0], expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("factor", [2, 4])
+def test_upsampling_and_block_moments_match_torch(factor):
+    from cogvision.texture.synthesis import _block_moments, _upsample
+
+    maps = torch.randn(5, 6, 7)
+    expected = torch.nn.functional.interpolate(maps[None], scale_factor=factor, mode="bilinear", align_corners=False)
+    assert torch.allclose(_upsample(maps, factor), expected[0], atol=1e-6)
+    big = torch.randn(5, 6 * factor, 7 * factor)
+    first, second = _block_moments(big, factor)
+    assert torch.allclose(first, torch.nn.functional.avg_pool2d(big, factor), atol=1e-6)
+    assert torch.allclose(second, torch.nn.functional.avg_pool2d(big**2, factor), atol=1e-5)
+
+
+def test_batch_chunks_give_the_whole_batch_result(monkeypatch):
+    from cogvision.texture import synthesis
+
+    images = torch.rand(5, 3, 64, 64)
+    module = WindowedTexture(_hard_windows(16), 1.0, stat_size=16)
+    whole = module(images, seed=2)
+    monkeypatch.setattr(synthesis, "_CHUNK_COEFFICIENTS", 1)  # the smallest chunks: two images
+    assert len(module._chunks(images)) == 3
+    assert torch.allclose(module(images, seed=2), whole, atol=1e-6)
