@@ -106,7 +106,7 @@ def test_disrt_on_device_equals_cpu(device):
         results.append(run_disrt(model, images, protocol, layers=["features.0", "features.3"], topk=(0.2,)))
     cpu, other = results
     for name in ("s_in", "s_id", "s_nd", "index"):
-        _close(other[name].values, cpu[name].values, 1e-4)
+        _close(other[name].values, cpu[name].values, 1e-3)  # float32 sums in another order (Top-K ties)
     # the odd one out is the item least similar to the other two; compare decisions that are not near-ties
     # (the pixel observer with a matched nuisance is a tie by design)
     mean_sim = np.stack([cpu.s_in + cpu.s_id, cpu.s_in + cpu.s_nd, cpu.s_id + cpu.s_nd]) / 2
