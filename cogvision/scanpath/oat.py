@@ -108,11 +108,19 @@ class _DecoderLayer(nn.Module):
         """Cross-attention keys and values of the encoder states, ``(2, B, heads, S, d / heads)``."""
         return self._proj(self.cross_attn, memory, slice(1, 3))
 
-    def forward(self, x, memory_kv, memory_pad, cache: torch.Tensor | None = None, start: int = 0) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, memory_kv: torch.Tensor, memory_keep: torch.Tensor | None,
+                cache: torch.Tensor | None = None, start: int = 0) -> torch.Tensor:
         """Outputs ``(B, T, d)`` for new tokens ``x`` ``(B, T, d)`` at positions ``start..``.
 
-        ``cache`` ``(2, B, heads, max_len, d / heads)``, when given, holds the self-attention keys and values
-        of positions ``< start`` and receives those of the new tokens.
+        Parameters
+        ----------
+        memory_kv
+            :meth:`memory_kv` of the encoder states, ``(2, B, heads, S, d / heads)``.
+        memory_keep
+            :meth:`OATNetwork.key_mask` of the encoder padding: ``(B, 1, 1, S)``, true on real tokens, or ``None``.
+        cache
+            ``(2, B, heads, max_len, d / heads)``, when given, holds the self-attention keys and values of
+            positions ``< start`` and receives those of the new tokens.
         """
         q, k, v = self._proj(self.self_attn, x, slice(0, 3))
         t = x.shape[1]
@@ -124,8 +132,7 @@ class _DecoderLayer(nn.Module):
         allowed = torch.ones(t, s, dtype=torch.bool, device=x.device).tril(s - t) if t > 1 else None
         h = self.norms[0](x + self.drop(self._attend(self.self_attn, q, k, v, allowed)))
         cq = self._proj(self.cross_attn, h, slice(0, 1))[0]
-        keep = ~memory_pad[:, None, None, :] if memory_pad.any() else None
-        h = self.norms[1](h + self.drop(self._attend(self.cross_attn, cq, memory_kv[0], memory_kv[1], keep)))
+        h = self.norms[1](h + self.drop(self._attend(self.cross_attn, cq, memory_kv[0], memory_kv[1], memory_keep)))
         return self.norms[2](h + self.drop(self.ff(h)))
 
 
@@ -183,7 +190,8 @@ class OATNetwork(nn.Module):
         return torch.cat([appearance, self._position(pos)], -1)
 
     def encode(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Token embeddings, encoder states, encoder padding mask and pointer keys per head."""
+        """Token embeddings ``(B, S, d)``, encoder states ``(B, S, d)``, padding mask ``(B, S)`` and pointer keys
+        ``(B, pointer_heads, S, d)``."""
         tokens = self.tokens(batch)
         pad = ~torch.cat([torch.ones_like(batch["obj_mask"][:, :1]), batch["obj_mask"]], 1)
         memory = self.encoder(tokens, src_key_padding_mask=pad)
@@ -200,58 +208,87 @@ class OATNetwork(nn.Module):
             sinusoidal_table(stop, self.config.d_model), device=x.device)
         return x + order[start:stop]
 
-    def pointer_logits(self, h: torch.Tensor, keys: torch.Tensor, pad: torch.Tensor, first: torch.Tensor) -> torch.Tensor:
-        """Logits over encoder tokens ``(B, T, S)``; padding masked, EOS masked where ``first`` ``(B, T)`` is true."""
+    def pointer_logits(self, h: torch.Tensor, keys: torch.Tensor, blocked: torch.Tensor) -> torch.Tensor:
+        """Logits ``(B, T, S)`` over encoder tokens for decoder states ``h`` ``(B, T, d)``.
+
+        ``keys`` ``(B, pointer_heads, S, d)`` come from :meth:`encode`; ``blocked`` (broadcastable to
+        ``(B, T, S)``) marks tokens that cannot be pointed at (padding; EOS at the first step), set to -inf.
+        """
         queries = torch.stack([lin(h) for lin in self.ptr_dec], 1)  # (B, H, T, d)
         scores = queries @ keys.transpose(-1, -2) / math.sqrt(self.config.d_model)  # (B, H, T, S)
         logits = self.combine(scores.permute(0, 2, 3, 1)).squeeze(-1)
-        logits = logits.masked_fill(pad[:, None, :], float("-inf"))
-        return logits.masked_fill(first[..., None] & (torch.arange(logits.shape[-1], device=h.device) == EOS), float("-inf"))
+        return logits.masked_fill(blocked, float("-inf"))
+
+    @staticmethod
+    def key_mask(pad: torch.Tensor) -> torch.Tensor | None:
+        """Attention mask ``(B, 1, 1, S)`` over encoder tokens, true on real ones, from the padding mask ``(B, S)``;
+        ``None`` when nothing is padded."""
+        return ~pad[:, None, None, :] if pad.any() else None
 
     def forward(self, batch: dict) -> torch.Tensor:
         tokens, memory, pad, keys = self.encode(batch)
         x = self.decoder_inputs(tokens, batch["dec_in"], batch["bos_pos"])
+        keep = self.key_mask(pad)
         for layer in self.decoder:
-            x = layer(x, layer.memory_kv(memory), pad)
+            x = layer(x, layer.memory_kv(memory), keep)
         first = torch.zeros_like(batch["dec_in"], dtype=torch.bool)
         first[:, 0] = True
-        return self.pointer_logits(x, keys, pad, first)
+        eos = torch.arange(pad.shape[1], device=pad.device) == EOS
+        return self.pointer_logits(x, keys, pad[:, None, :] | (first[..., None] & eos))
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def generate(self, batch: dict, max_len: int, sample: bool = False, generator: torch.Generator | None = None,
                  repeats: int = 1) -> torch.Tensor:
-        """Decode ``(B * repeats, max_len)`` pointer indices (object token ``k``; 0 after the scanpath ends).
+        """Decode pointer indices ``(B * repeats, max_len)``: object token ``k``, 0 from the scanpath's end on.
 
-        Each scene is encoded once and decoded ``repeats`` times (rows scene-major).
+        Each scene is encoded once and decoded ``repeats`` times (rows scene-major), greedily or by sampling
+        from ``generator`` (a CPU generator). A step costs one new token per scanpath: the self-attention keys
+        and values of earlier steps are cached, and those of the encoder states and the pointer keys are
+        computed once. Finished scanpaths are dropped from the batch as they accumulate.
         """
         tokens, memory, pad, keys = self.encode(batch)
         bos_pos = batch["bos_pos"]
         if repeats > 1:
             tokens, memory, pad, keys, bos_pos = (t.repeat_interleave(repeats, 0) for t in (tokens, memory, pad, keys, bos_pos))
+        n, dev = len(tokens), tokens.device
+        heads, d = self.config.n_heads, self.config.d_model
         mem_kv = [layer.memory_kv(memory) for layer in self.decoder]
-        b = tokens.shape[0]
-        out = torch.zeros(b, max_len, dtype=torch.long, device=tokens.device)
-        done = torch.zeros(b, dtype=torch.bool, device=tokens.device)
-        d = self.config.d_model
-        cache = [memory.new_empty(2, b, self.config.n_heads, max_len, d // self.config.n_heads) for _ in self.decoder]
-        current = torch.zeros(b, 1, dtype=torch.long, device=tokens.device)
+        keep = self.key_mask(pad)
+        caches = [memory.new_empty(2, n, heads, max_len, d // heads) for _ in self.decoder]
+        out = torch.zeros(n, max_len, dtype=torch.long, device=dev)
+        rows = torch.arange(n, device=dev)  # the output row of each scanpath in the batch
+        done = torch.zeros(n, dtype=torch.bool, device=dev)
+        blocked = (pad | (torch.arange(pad.shape[1], device=dev) == EOS))[:, None]  # no EOS at the first step
+        x = self.decoder_inputs(tokens, torch.zeros(n, 1, dtype=torch.long, device=dev), bos_pos)
         for step in range(max_len):
-            x = self.decoder_inputs(tokens, current, bos_pos, start=step)
-            for i, layer in enumerate(self.decoder):
-                x = layer(x, mem_kv[i], pad, cache[i], step)
-            first = torch.full((b, 1), step == 0, dtype=torch.bool, device=tokens.device)
-            logits = self.pointer_logits(x, keys, pad, first)[:, 0]
+            for layer, kv, cache in zip(self.decoder, mem_kv, caches):
+                x = layer(x, kv, keep, cache, step)
+            logits = self.pointer_logits(x, keys, blocked)[:, 0]
             if sample:
-                probs = torch.softmax(logits.float(), -1)
-                choice = torch.multinomial(probs.cpu(), 1, generator=generator).squeeze(1).to(tokens.device)
+                # Draw for all n rows (those not in the batch from a dummy uniform), so that the random stream,
+                # and hence every sample, does not depend on when finished scanpaths leave the batch.
+                probs = torch.ones(n, logits.shape[1])
+                probs[rows.cpu()] = torch.softmax(logits.float(), -1).cpu()
+                choice = torch.multinomial(probs, 1, generator=generator)[rows.cpu(), 0].to(dev)
             else:
                 choice = logits.argmax(-1)
-            choice = torch.where(done, torch.zeros_like(choice), choice)
-            out[:, step] = choice
+            choice = choice.masked_fill(done, EOS)
+            out[rows, step] = choice
             done = done | (choice == EOS)
-            if done.all():
+            n_done = int(done.sum())
+            if n_done == len(rows):
                 break
-            current = choice[:, None]
+            if n_done > len(rows) // 8:
+                # Copying the batch's per-row tensors costs about as much as a step, so finished scanpaths
+                # ride along (their outputs masked) until they are an eighth of the batch.
+                live = (~done).nonzero()[:, 0]
+                rows, choice, tokens, pad, keys, bos_pos, done = (
+                    t.index_select(0, live) for t in (rows, choice, tokens, pad, keys, bos_pos, done))
+                mem_kv = [kv.index_select(1, live) for kv in mem_kv]
+                caches = [cache.index_select(1, live) for cache in caches]
+                keep = keep.index_select(0, live) if keep is not None else None
+            blocked = pad[:, None]
+            x = self.decoder_inputs(tokens, choice[:, None], bos_pos, start=step + 1)
         return out
 
 
@@ -463,10 +500,17 @@ class OAT:
 
     # ----------------------------------------------------------------- decoding
     def _decode_sequences(self, model: OATNetwork, scenes: Sequence[Scene], n_samples: int,
-                          batch_size: int = 512) -> list[np.ndarray]:
+                          batch_size: int | None = None) -> list[np.ndarray]:
+        """Greedy (``n_samples=0``) or ``n_samples`` seeded sampled scanpaths per scene (object indices).
+
+        ``batch_size`` scanpaths are decoded together; by default 256 when greedy (the fastest on CPU) and 512
+        when sampling (the batches decide which random numbers each scanpath draws, so they stay the size the
+        seeded samples have always been drawn with).
+        """
         dev = next(model.parameters()).device
         items = self._scene_items(scenes)
         repeats = max(n_samples, 1)
+        batch_size = batch_size or (512 if n_samples else 256)
         generator = torch.Generator().manual_seed(self.seed)
         out: list[np.ndarray] = []
         was_training = model.training
@@ -476,9 +520,9 @@ class OAT:
             batch = to_device(_collate([(item, None) for item in items[start:start + per_batch]]), dev)
             ptr = model.generate(batch, self.max_len_, sample=n_samples > 0, generator=generator,
                                  repeats=repeats).cpu().numpy()
-            for row in ptr:
-                end = np.flatnonzero(row == EOS)
-                out.append(row[: end[0] if len(end) else len(row)] - 1)
+            ended = ptr == EOS
+            lengths = np.where(ended.any(1), ended.argmax(1), ptr.shape[1])
+            out.extend(row[:k] - 1 for row, k in zip(ptr, lengths))
         model.train(was_training)
         return out
 

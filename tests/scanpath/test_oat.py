@@ -68,6 +68,67 @@ def test_step_by_step_decoding_equals_teacher_forcing(data):
     assert torch.isinf(logits[0, EOS]) and logits[0, EOS] < 0  # cannot stop before the first fixation
 
 
+def _plain_decode(net, batch, max_len, repeats=1, generator=None):
+    """Reference decoding through the same cached layers: every row at every step up to ``max_len`` (finished
+    ones ignored, none dropped); with ``generator``, every row draws at every step."""
+    with torch.no_grad():
+        tokens, memory, pad, keys = (t.repeat_interleave(repeats, 0) for t in net.encode(batch))
+        bos_pos = batch["bos_pos"].repeat_interleave(repeats, 0)
+        n, heads, d = len(tokens), net.config.n_heads, net.config.d_model
+        caches = [memory.new_empty(2, n, heads, max_len, d // heads) for _ in net.decoder]
+        out = torch.zeros(n, max_len, dtype=torch.long)
+        done = torch.zeros(n, dtype=torch.bool)
+        previous = torch.zeros(n, 1, dtype=torch.long)  # BOS
+        for step in range(max_len):
+            x = net.decoder_inputs(tokens, previous, bos_pos, start=step)
+            for layer, cache in zip(net.decoder, caches):
+                x = layer(x, layer.memory_kv(memory), net.key_mask(pad), cache, step)
+            logits = net.pointer_logits(x, keys, pad[:, None] | ((torch.arange(pad.shape[1]) == EOS) & (step == 0)))[:, 0]
+            if generator is None:
+                choice = logits.argmax(-1)
+            else:
+                choice = torch.multinomial(torch.softmax(logits, -1), 1, generator=generator)[:, 0]
+            out[:, step] = choice.masked_fill(done, EOS)
+            done |= out[:, step] == EOS
+            previous = out[:, step:step + 1]
+    return out
+
+
+@pytest.fixture(scope="module")
+def mixed_batch(fitted):
+    """All scenes of the fitted model's data plus three smaller ones (padded in the batch)."""
+    model, train, val = fitted
+    smaller = make_synthetic_scanpaths(n_scenes=3, n_subjects=1, rows=2, cols=3, seed=5)
+    scenes = [d.scenes[t] for d in (train, val, smaller) for t in d.trials]
+    batch = _collate([(item, None) for item in model._scene_items(scenes)])
+    assert batch["obj_mask"].sum(1).min() < batch["obj_mask"].shape[1]
+    return batch
+
+
+def test_generate_equals_plain_decoding(fitted, mixed_batch):
+    model, _, _ = fitted
+    net, max_len = model.network_.eval(), model.max_len_
+    greedy = net.generate(mixed_batch, max_len)
+    assert len(set((greedy != EOS).sum(1).tolist())) > 3  # scanpaths end at different steps and leave the batch
+    assert torch.equal(greedy, _plain_decode(net, mixed_batch, max_len))
+    sampled = net.generate(mixed_batch, max_len, sample=True, generator=torch.Generator().manual_seed(3), repeats=3)
+    assert torch.equal(sampled, _plain_decode(net, mixed_batch, max_len, 3, torch.Generator().manual_seed(3)))
+
+
+def test_greedy_choices_are_the_full_decoders_argmax(fitted, mixed_batch):
+    """Re-running the whole decoder on each greedy prefix puts the chosen token on top. Up to float rounding
+    only: the target token and the target object have the same embedding, so stopping and re-fixating the
+    target tie exactly, and either path may break the tie either way."""
+    model, _, _ = fitted
+    net = model.network_.eval()
+    greedy = net.generate(mixed_batch, model.max_len_)
+    with torch.no_grad():
+        logits = net(dict(mixed_batch, dec_in=torch.cat([torch.zeros_like(greedy[:, :1]), greedy[:, :-1]], 1)))
+    decided = torch.cat([torch.ones_like(greedy[:, :1], dtype=torch.bool), greedy[:, :-1] != EOS], 1)
+    gap = logits.max(-1).values - logits.gather(-1, greedy[..., None])[..., 0]
+    assert gap[decided].max() < 1e-5
+
+
 def test_log_likelihood_is_exact(fitted):
     model, _, val = fitted
     ll = model.log_likelihood(val)
