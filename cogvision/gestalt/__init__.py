@@ -10,7 +10,7 @@ The paper's exact protocol is not public; this is ours, stated in full (see also
    grid does not divide are centre-cropped to a multiple of ``g`` and the three items are resized back
    to ``S``.
 3. **Nuisance** (global structure kept): a shift (default) or colour jitter whose per-image size is
-   chosen by bisection so that its pixel MSE to the image equals the distortion's.
+   chosen by false position (Illinois) so that its pixel MSE to the image equals the distortion's.
 4. **Trial**: odd-one-out among (image, nuisance, distortion). At each layer the pooled representation
    (``cls``, ``mean`` or ``flat``) gives pairwise similarities (cosine by default); the odd item has the
    lowest mean similarity to the other two; correct when it is the distortion; ties share the credit

@@ -10,8 +10,10 @@ per-image ``magnitude`` (a tensor of shape (B,)):
 
 :func:`matched_nuisance` picks, per image, the magnitude whose pixel mean squared error to the image
 equals a target (the distortion's MSE), by false position; images whose target is out of reach get the
-largest magnitude and are flagged by their achieved MSE. Image ``i`` of a batch draws its direction
-from ``seed + i``.
+largest magnitude and are flagged by their achieved MSE. Several targets for the same images (every
+distortion and grid of one crop in :func:`~cogvision.gestalt.protocol.run_disrt`) are matched in one call,
+with the same result as one at a time but less work. Image ``i`` of a batch draws its direction from
+``seed + i``.
 """
 
 from __future__ import annotations
@@ -98,8 +100,9 @@ def default_magnitude(name: str, size: int) -> float:
 
 
 def pixel_mse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Per-image mean squared error between (B, C, H, W) batches -> (B,)."""
-    return (a.float() - b.float()).pow(2).flatten(1).mean(1).double()
+    """Per-image mean squared error between (B, C, H, W) batches -> (B,) float64 (accumulated in float32)."""
+    diff = a.float() - b.float()
+    return diff.square_().flatten(1).mean(1).double()  # squared in place: one temporary image batch, not two
 
 
 def apply_nuisance(name: str, images: torch.Tensor, magnitude: torch.Tensor, seed: int = 0) -> torch.Tensor:
@@ -114,11 +117,17 @@ def matched_nuisance(
     name: str, images: torch.Tensor, target_mse: torch.Tensor, seed: int = 0, rtol: float = 1e-3,
     max_iterations: int = 40,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Nuisance variants whose pixel MSE to ``images`` equals ``target_mse`` (per image).
+    """Nuisance variants whose pixel MSE to ``images`` equals ``target_mse`` (per image, for one or more targets).
 
     The magnitude is found in [0, :func:`max_magnitude`] by the Illinois variant of false position
     (bracketing, so it always converges on a crossing; superlinear on the smooth MSE curves of shifts
-    and colour changes), stopping when every image is within ``rtol`` of its target.
+    and colour changes), stopping when every image is within ``rtol`` of its target. A crossing need not
+    be unique (a shift's MSE ripples with the sub-pixel phase and flattens near the cap), so the steps are
+    part of the protocol. Several targets for the same images (e.g. every distortion and grid of one crop)
+    are searched together, and each (target, image) pair takes exactly the steps it would take alone; for
+    speed they share the evaluation at the largest magnitude (every pair's first), each step evaluates the
+    pairs still searching together (B at a time), and a pair keeps the variant of the step that matched it
+    (no final pass).
 
     Parameters
     ----------
@@ -127,52 +136,71 @@ def matched_nuisance(
     images
         (B, C, H, W) in [0, 1].
     target_mse
-        (B,) the pixel MSE to reach (e.g. the distortion's).
+        (B,) the pixel MSE to reach (e.g. the distortion's), or (T, B) for T targets per image.
     seed
         Base seed (fixes each image's direction).
     rtol
         Relative tolerance on the MSE.
     max_iterations
-        Upper bound on nuisance evaluations of the batch.
+        Upper bound on the search steps (each evaluates the pairs still searching).
 
     Returns
     -------
     variants : torch.Tensor
-        (B, C, H, W).
+        (B, C, H, W), or (T, B, C, H, W) for (T, B) targets.
     magnitude : torch.Tensor
-        (B,) the magnitudes used.
+        (B,) or (T, B) float64, the magnitudes used.
     mse : torch.Tensor
-        (B,) the achieved MSE (below the target where even the largest magnitude falls short).
+        (B,) or (T, B) float64, the achieved MSE (below the target where even the largest magnitude falls
+        short).
     """
     if name not in NUISANCES:
         raise ValueError(f"unknown nuisance {name!r}; available: {sorted(NUISANCES)}")
+    b = images.shape[0]
+    if target_mse.shape not in ((b,), (target_mse.shape[0], b)):
+        raise ValueError(f"target_mse must be (B,) or (T, B) for B = {b} images, got {tuple(target_mse.shape)}")
     kernel, dim = _KERNELS[name]
     direction = _directions(images, seed, name, dim)
-    b = images.shape[0]
-    target = target_mse.to(torch.float64).cpu().reshape(b)
+    # one row per (target, image) pair: row r is target r // B for image r % B
+    target = target_mse.to(torch.float64).cpu().flatten()
+    n = target.shape[0]
+    image = torch.arange(n) % b
 
-    def excess(t: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
-        """MSE minus target at magnitudes ``t``, evaluated only for ``rows`` (others keep 0)."""
-        out = torch.zeros(b, dtype=torch.float64)
-        idx = rows.nonzero().flatten()
-        x = images[idx.to(images.device)]
-        varied = kernel(x, t[idx].to(images.dtype), direction[idx.to(direction.device)])
-        out[idx] = pixel_mse(varied, x).cpu() - target[idx]
-        return out
+    largest = max_magnitude(name, images.shape[-1])
+    lo, hi = torch.zeros(n, dtype=torch.float64), torch.full((n,), largest, dtype=torch.float64)
+    # every pair starts at the largest magnitude: evaluated once per image
+    at_largest = kernel(images, hi[:b].to(images.dtype), direction)
+    mse = pixel_mse(at_largest, images).cpu()[image]
+    variants = images.new_empty((n, *images.shape[1:]))  # each pair's row is written once, when it is matched
 
-    lo, hi = torch.zeros(b, dtype=torch.float64), torch.full((b,), max_magnitude(name, images.shape[-1]),
-                                                             dtype=torch.float64)
-    f_lo, f_hi = -target.clone(), excess(hi, torch.ones(b, dtype=torch.bool))
+    def evaluate(rows: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """MSE (len(rows),) of the variants of ``rows`` at magnitudes ``t[rows]``; keeps the variants of
+        the rows that match their target in ``variants`` (so that no final pass is needed)."""
+        out = []
+        for chunk in rows.split(b):  # at most B images at a time: temporaries no larger than the batch's
+            src = image[chunk].to(images.device)
+            x = images[src]
+            varied = kernel(x, t[chunk].to(images.dtype), direction[src])
+            out.append(pixel_mse(varied, x).cpu())
+            done = ((out[-1] - target[chunk]).abs() <= rtol * target[chunk]).to(images.device)
+            variants[chunk.to(images.device)[done]] = varied[done]
+        return torch.cat(out)
+
+    f_lo, f_hi = -target, mse - target
     unreachable = f_hi < 0
     t, f_t = hi.clone(), f_hi.clone()
-    side = torch.zeros(b, dtype=torch.int8)  # which end the last step replaced: -1 low, +1 high
+    settled = unreachable | (f_t.abs() <= rtol * target)  # pairs that stay at the largest magnitude
+    variants[settled.to(images.device)] = at_largest[image[settled].to(images.device)]
+    side = torch.zeros(n, dtype=torch.int8)  # which end the last step replaced: -1 low, +1 high
     for _ in range(max_iterations):
         active = ~(unreachable | (f_t.abs() <= rtol * target))
         if not bool(active.any()):
             break
         denom = (f_hi - f_lo).clamp_min(1e-300)
         t_new = torch.where(active, hi - f_hi * (hi - lo) / denom, t)
-        f_new = excess(t_new, active)
+        rows = active.nonzero().flatten()
+        mse[rows] = evaluate(rows, t_new)
+        f_new = torch.where(active, mse - target, 0.0)
         up = active & (f_new >= 0)
         down = active & (f_new < 0)
         f_lo = torch.where(up & (side == 1), f_lo / 2, f_lo)  # Illinois: the same end twice halves the other
@@ -181,8 +209,12 @@ def matched_nuisance(
         lo, f_lo = torch.where(down, t_new, lo), torch.where(down, f_new, f_lo)
         side = torch.where(up, 1, torch.where(down, -1, side)).to(torch.int8)
         t, f_t = torch.where(active, t_new, t), torch.where(active, f_new, f_t)
-    variants = kernel(images, t.to(images.dtype), direction)
-    return variants, t, pixel_mse(variants, images).cpu()
+    else:  # pairs stopped by max_iterations: their variant at the last magnitude tried
+        for chunk in (~(unreachable | (f_t.abs() <= rtol * target))).nonzero().flatten().split(b):
+            src = image[chunk].to(images.device)
+            variants[chunk.to(images.device)] = kernel(images[src], t[chunk].to(images.dtype), direction[src])
+    shape = tuple(target_mse.shape)
+    return variants.reshape(*shape, *images.shape[1:]), t.reshape(shape), mse.reshape(shape)
 
 
 def fixed_nuisance(name: str, images: torch.Tensor, magnitude: float | None = None,

@@ -109,6 +109,28 @@ def _topk_values(topk) -> list[float]:
     return [DENSE, *values]
 
 
+def _nuisances(protocol: DisrtProtocol, crops: list[torch.Tensor], targets: list[torch.Tensor],
+               seed: int) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """``(variants, magnitude, mse)`` of the nuisance of every cell, given its crop (B, C, h, w) and its
+    distortion's MSE (B,).
+
+    Matched nuisances of the cells whose crops have the same size (the same pixels: crops are centred)
+    are searched in one :func:`~cogvision.gestalt.nuisance.matched_nuisance` call, which gives each cell
+    the result it would get alone.
+    """
+    if not protocol.match:
+        return [fixed_nuisance(protocol.nuisance, crop, protocol.nuisance_magnitude, seed) for crop in crops]
+    by_size: dict[tuple[int, ...], list[int]] = {}
+    for cell, crop in enumerate(crops):
+        by_size.setdefault(tuple(crop.shape), []).append(cell)
+    out: list = [None] * len(crops)
+    for group in by_size.values():
+        found = matched_nuisance(protocol.nuisance, crops[group[0]], torch.stack([targets[c] for c in group]), seed)
+        for i, cell in enumerate(group):
+            out[cell] = tuple(result[i] for result in found)
+    return out
+
+
 @torch.no_grad()
 def run_disrt(
     model: nn.Module,
@@ -198,17 +220,14 @@ def run_disrt(
     for start in range(0, n_img, batch_size):
         stop = min(start + batch_size, n_img)
         base = prep.resize_crop(images[start:stop].float().cpu())
+        seed = protocol.seed + start  # image i draws from seed + i: batching does not change results
+        crops = [crop_to_grid(base, grid) for _, grid in cells]
+        distortions = [distort(dist, crop, grid, seed) for (dist, grid), crop in zip(cells, crops)]
+        targets = [pixel_mse(distorted, crop) for distorted, crop in zip(distortions, crops)]
+        nuisances = _nuisances(protocol, crops, targets, seed)
         cache: dict[tuple[int, float], list[torch.Tensor]] = {}
-        for cell, (dist, grid) in enumerate(cells):
+        for cell, (crop, distorted, target, (nuis, mag, mse)) in enumerate(zip(crops, distortions, targets, nuisances)):
             di, gi = divmod(cell, len(protocol.grids))
-            crop = crop_to_grid(base, grid)
-            seed = protocol.seed + start  # image i draws from seed + i: batching does not change results
-            distorted = distort(dist, crop, grid, seed)
-            target = pixel_mse(distorted, crop)
-            if protocol.match:
-                nuis, mag, mse = matched_nuisance(protocol.nuisance, crop, target, seed)
-            else:
-                nuis, mag, mse = fixed_nuisance(protocol.nuisance, crop, protocol.nuisance_magnitude, seed)
             mse_d[di, gi, start:stop], mse_n[di, gi, start:stop] = target.numpy(), mse.numpy()
             magnitude[di, gi, start:stop] = mag.numpy()
             for ki, k in enumerate(ks):

@@ -84,7 +84,9 @@ def triplet_similarity(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor,
         raise ValueError(f"similarity must be one of {SIMILARITIES}, got {metric!r}")
     if metric == "euclidean":
         return similarity(a, b, metric), similarity(a, c, metric), similarity(b, c, metric)
-    x = torch.stack([a, b, c], dim=1).double()  # (B, 3, F)
+    x = torch.empty(a.shape[0], 3, a.shape[1], dtype=torch.float64, device=a.device)  # (B, 3, F)
+    for i, item in enumerate((a, b, c)):
+        x[:, i] = item  # converted to float64 as it is copied in (no float32 stack first)
     if metric == "correlation":
         x = x - x.mean(dim=2, keepdim=True)
     gram = torch.bmm(x, x.transpose(1, 2))  # (B, 3, 3)

@@ -50,16 +50,16 @@ def add_summary(ds: xr.Dataset, n_boot: int = 1000, seed: int = 0) -> xr.Dataset
     """Add ``accuracy``, ``accuracy_low``/``accuracy_high`` (95% bootstrap over images), ``n_trials``,
     ``index_mean`` and ``index_low``/``index_high`` over (``layer``, ``distortion``, ``strength``, ``k``)."""
     dims = ("layer", "distortion", "strength", "k")
-    out = ds.copy()
+    summaries = {}
     for name, var in (("accuracy", "correct"), ("index", "index")):
         values = ds[var].transpose(*dims, "image").values
         low, high = bootstrap_interval(values, n_boot, seed)
         mean_name = "accuracy" if name == "accuracy" else "index_mean"
-        out[mean_name] = (dims, values.mean(axis=-1))
-        out[f"{name}_low"] = (dims, low)
-        out[f"{name}_high"] = (dims, high)
-    out["n_trials"] = (dims, np.full(out["accuracy"].shape, ds.sizes["image"], dtype=np.int32))
-    return out
+        summaries[mean_name] = (dims, values.mean(axis=-1))
+        summaries[f"{name}_low"] = (dims, low)
+        summaries[f"{name}_high"] = (dims, high)
+    summaries["n_trials"] = (dims, np.full(summaries["accuracy"][1].shape, ds.sizes["image"], dtype=np.int32))
+    return ds.assign(summaries)  # one merge for all (xarray aligns on every assignment)
 
 
 def model_layers(ds: xr.Dataset) -> list[str]:

@@ -107,3 +107,30 @@ def test_triplet_similarity_equals_three_pairwise_calls(metric):
     want = (similarity(a, b, metric), similarity(a, c, metric), similarity(b, c, metric))
     for x, y in zip(got, want):
         assert torch.allclose(x, y, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["shift", "color"])
+def test_matching_several_targets_at_once_equals_matching_each_alone(name):
+    x = torch.nn.functional.interpolate(_images(4, 12, seed=2), size=48, mode="bilinear")
+    targets = torch.tensor([[0.001, 0.004, 0.02, 9.0],  # the last is out of reach
+                            [0.003, 0.0, 0.01, 0.006]], dtype=torch.float64)  # a zero target: magnitude ~0
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # one thread: the per-image MSE sums in the same order for any batch
+    try:
+        for max_iterations in (1, 40):
+            together = matched_nuisance(name, x, targets, seed=3, max_iterations=max_iterations)
+            assert [tuple(r.shape) for r in together] == [(2, 4, 3, 48, 48), (2, 4), (2, 4)]
+            for k in range(2):
+                alone = matched_nuisance(name, x, targets[k], seed=3, max_iterations=max_iterations)
+                for a, b in zip(alone, together):
+                    assert torch.equal(a, b[k])
+    finally:
+        torch.set_num_threads(threads)
+    variants, magnitude, mse = together
+    assert torch.allclose(mse, pixel_mse(variants.flatten(0, 1), x.repeat(2, 1, 1, 1)).view(2, 4))
+    assert magnitude[0, 3] == (24.0 if name == "shift" else 1.0) and magnitude[1, 1] < 1e-3
+
+
+def test_matching_rejects_targets_of_the_wrong_shape():
+    with pytest.raises(ValueError, match="target_mse must be"):
+        matched_nuisance("shift", _images(3), torch.full((2,), 0.01))

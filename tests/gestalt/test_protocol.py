@@ -59,6 +59,27 @@ def test_matched_nuisance_puts_the_pixel_observer_between_the_two_variants(image
     assert float(unmatched["accuracy"].sel(layer=PIXELS).min()) == 1.0  # a tiny nuisance gives it away
 
 
+def test_cells_matched_together_get_the_nuisance_each_would_get_alone(images, tiny_cnn):
+    from cogvision.gestalt import crop_to_grid, distort, matched_nuisance, pixel_mse
+
+    x = images[0][:2]  # 64 px: grids 2 and 4 keep all of it (matched together), grid 3 crops to 63 px
+    protocol = DisrtProtocol(distortions=("shuffle", "rotate"), grids=(2, 3, 4), n_boot=20, seed=5)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # one thread: the per-image MSE sums in the same order for any batch
+    try:
+        ds = run_disrt(tiny_cnn, x, protocol, layers=["features.3"])
+        for dist in protocol.distortions:
+            for grid in protocol.grids:
+                crop = crop_to_grid(x, grid)
+                target = pixel_mse(distort(dist, crop, grid, 5), crop)
+                _, magnitude, mse = matched_nuisance("shift", crop, target, 5)
+                cell = dict(distortion=dist, strength=grid)
+                assert np.array_equal(ds["nuisance_magnitude"].sel(cell).values, magnitude.numpy())
+                assert np.array_equal(ds["mse_nuisance"].sel(cell).values, mse.numpy())
+    finally:
+        torch.set_num_threads(threads)
+
+
 def test_same_seed_same_results_and_batch_size_does_not_matter(images, tiny_cnn):
     protocol = DisrtProtocol(distortions=("shuffle", "shuffle_seamless"), grids=(3,), n_boot=50, seed=4)
     a = run_disrt(tiny_cnn, images[0], protocol, batch_size=3, layers=["features.3"])
