@@ -2,7 +2,8 @@
 
 ``{{ benchmark_tables }}`` in a page becomes every result file; ``{{ benchmark: NAME }}`` becomes the tables of
 ``benchmarks/results/NAME.json`` alone (so module guides show the measured numbers without retyping them).
-``NAME_cuda.json`` holds the GPU run of ``benchmarks/NAME.py`` (``--device cuda``).
+A result file's own ``command`` field, when it has one, names the command that wrote it; otherwise
+``NAME_cuda.json`` is the GPU run of ``benchmarks/NAME.py`` (``--device cuda``) and ``NAME.json`` its plain run.
 
 The benchmark pages are generated from the JSON files the benchmark scripts write, never typed by hand.
 """
@@ -51,7 +52,10 @@ def one_benchmark(path: Path, depth: int = 3) -> list[str]:
     """Markdown lines for one result file (raises ``FileNotFoundError`` naming it when missing)."""
     if not path.is_file():
         raise FileNotFoundError(f"benchmark result {path} does not exist; run benchmarks/{path.stem}.py")
-    if path.stem.endswith("_cuda"):  # the GPU run of a benchmark, kept beside the CPU one
+    recorded = json.loads(path.read_text()).get("command")
+    if recorded:  # the result file says how it was made
+        command = f"{recorded}`"
+    elif path.stem.endswith("_cuda"):  # the GPU run of a benchmark, kept beside the CPU one
         script = path.stem.removesuffix("_cuda")
         command = f"python benchmarks/{script}.py --device cuda --out benchmarks/results/{path.name}` on a GPU machine"
     else:
