@@ -14,8 +14,6 @@ Writes benchmarks/results/brain_readout.json and prints FLOPs and forward+backwa
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import time
 from pathlib import Path
 
@@ -23,6 +21,7 @@ import torch
 
 from cogvision.brain.transformer import GatherReadout
 from cogvision.device import resolve_device
+from results_file import write_result
 
 
 class MaskedSumReadout(torch.nn.Module):
@@ -84,10 +83,7 @@ def main() -> None:
               "forward_flops": flops, "step_seconds": times, "flop_ratio": flops["masked_sum"] / flops["gather"],
               "speedup": times["masked_sum"] / times["gather"]}
     out = args.out
-    out.parent.mkdir(exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(result, indent=2))
-    os.replace(tmp, out)
+    write_result(out, result)
     print(f"N={n} Q={q} T={t} d={d} device={device}  max |difference| {diff:.1e}")
     print(f"{'readout':12} {'fwd GFLOP':>10} {'step s':>8}")
     for name in ("masked_sum", "gather"):

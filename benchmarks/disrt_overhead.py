@@ -18,7 +18,6 @@ Usage: ``.venv/bin/python benchmarks/disrt_overhead.py [--model torchvision:mobi
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -35,6 +34,7 @@ from cogvision.gestalt import DisrtProtocol, crop_to_grid, distort, matched_nuis
 from cogvision.models import load_model, preprocessing_for  # noqa: E402
 from cogvision.training import seed_everything  # noqa: E402
 from data_loaders.images import builtin_images  # noqa: E402
+from results_file import write_result  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "disrt_overhead.json"
 
@@ -125,10 +125,7 @@ def main() -> None:
         "goal_ratio": 1.2,
         "command": "python benchmarks/disrt_overhead.py " + " ".join(sys.argv[1:]),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(result, indent=2))
-    tmp.replace(args.out)
+    write_result(args.out, result)
     print(f"{'path':<18}{'seconds':>10}{'ratio':>8}")
     for row in result["rows"]:
         print(f"{row['path']:<18}{row['seconds']:>10.2f}{row['ratio']:>8.2f}")

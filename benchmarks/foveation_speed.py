@@ -12,7 +12,6 @@ Writes benchmarks/results/foveation_speed.json and prints a table with the ratio
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 from pathlib import Path
@@ -22,6 +21,7 @@ import torch
 from cogvision.device import resolve_device
 from cogvision.foveation import FoveatedTexture
 from cogvision.texture import from_opponent, to_opponent
+from results_file import write_result
 
 
 def loop_gather(maps: torch.Tensor, op: dict) -> torch.Tensor:
@@ -95,10 +95,7 @@ def main() -> None:
         rows.append({"size": size, "batch": args.batch, "device": str(dev), "threads": torch.get_num_threads(),
                      "windows": n_windows, "matrix_img_per_s": fast, "loop_img_per_s": loop,
                      "ratio": fast / loop, "max_abs_difference": diff, "load_average_1min": os.getloadavg()[0]})
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"benchmark": "foveation_speed", "cpu_count": os.cpu_count(), "rows": rows}, indent=2))
-    os.replace(tmp, args.out)
+    write_result(args.out, {"benchmark": "foveation_speed", "cpu_count": os.cpu_count(), "rows": rows})
     print(f"{'size':>5} {'windows':>7} {'matrix img/s':>12} {'loop img/s':>10} {'ratio':>6} {'max diff':>9}")
     for r in rows:
         print(f"{r['size']:>5} {r['windows']:>7} {r['matrix_img_per_s']:>12.1f} {r['loop_img_per_s']:>10.2f} "

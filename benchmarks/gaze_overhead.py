@@ -18,8 +18,6 @@ Writes benchmarks/results/gaze_overhead.json and prints a table of ratios.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import platform
 import time
 from pathlib import Path
@@ -30,6 +28,7 @@ from cogvision.device import resolve_device
 from cogvision.gaze.interaction import QueryKeyCapture, interaction_tensor
 from cogvision.gaze.model import build_vitgaze
 from cogvision.models import token_layout
+from results_file import write_result
 
 CASES = [
     # (label, spec, backbone kwargs, image side, batch)
@@ -112,10 +111,7 @@ def main() -> None:
     report = {"device": str(device), "torch": torch.__version__, "threads": torch.get_num_threads(),
               "machine": platform.machine(), "statistic": f"minimum of {args.repeats} interleaved repeats",
               "goal": "vitgaze / backbone <= 1.1", "cases": rows}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_name(f".{args.out.name}.tmp")
-    tmp.write_text(json.dumps(report, indent=2))
-    os.replace(tmp, args.out)
+    write_result(args.out, report)
     print(f"wrote {args.out}")
 
 

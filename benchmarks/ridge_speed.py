@@ -16,7 +16,6 @@ predictions over those targets (per dtype). Both libraries are warmed up on a sm
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import time
@@ -29,6 +28,7 @@ from sklearn.model_selection import KFold
 
 from cogvision.brain.ridge import RidgeCV
 from cogvision.device import resolve_device
+from results_file import write_result
 
 
 def make_data(n: int, p: int, t: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -91,10 +91,7 @@ def main() -> None:
               "cpu_threads": torch.get_num_threads(), "machine": platform.processor() or platform.machine(),
               "cpus": os.cpu_count(), "rows": rows}
     out = args.out
-    out.parent.mkdir(exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(result, indent=2))
-    os.replace(tmp, out)
+    write_result(out, result)
     print(f"n={n} p={p} targets={t} alphas={len(alphas)} folds=5 device={device}")
     print(f"{'dtype':8} {'ours s':>8} {'himalaya s':>11} {'x himalaya':>10} {'sklearn s':>10} {'x sklearn':>10} "
           f"{'same alpha':>10} {'max|d| him':>11} {'max|d| skl':>11}")

@@ -15,7 +15,6 @@ length (the pessimistic case). Each row reports the mean decoded length.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import time
@@ -30,6 +29,7 @@ from cogvision.scanpath.metrics import multimatch_many
 from cogvision.scanpath.oat import EOS, OAT, _collate
 from data_loaders.shared import shared_dir
 from data_loaders.synthetic_scanpaths import make_synthetic_scanpaths
+from results_file import write_result
 
 
 def _scanpaths(n_images: int):
@@ -152,10 +152,7 @@ def main() -> None:
                          f"load average at start {load:.1f}",
               "torch": torch.__version__, "rows": rows}
     out = args.out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(result, indent=1))
-    tmp.replace(out)
+    write_result(out, result)
     print(f"{'task':<95} {'ours':>12} {'peer':>12} {'ratio':>8}")
     for r in rows:
         ours = r.get("ours_ms", r.get("ours_scanpaths_per_s"))

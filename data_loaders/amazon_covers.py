@@ -9,7 +9,6 @@ cover carries the target's name (e.g. ``target_0.jpg``), as its crop would in OA
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +16,7 @@ import pandas as pd
 
 from cogvision.scanpath.containers import Scene, ScanpathSet
 from cogvision.scanpath.mapping import grid_boxes, objects_by_grid
-from data_loaders.shared import shared_path
+from data_loaders.shared import read_json, shared_path
 
 ROWS, COLS = 6, 14
 RELATIVE_PATH = ("data", "eyetracking", "amazon_book_covers", "Amazon.json")
@@ -49,14 +48,7 @@ def load_amazon_covers(path: str | Path | None = None, rows: int = ROWS, cols: i
         On malformed JSON or a collage lacking a field, naming the file and the collage.
     """
     path = Path(path) if path is not None else shared_path(*RELATIVE_PATH)
-    if not path.exists():
-        raise FileNotFoundError(f"Amazon covers file {path} does not exist")
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path} is not valid JSON: {err}") from err
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected an object of collages at the top level, got {type(data).__name__}")
+    data = read_json(path, "Amazon covers file", dict, "an object of collages")
     scenes, frames = {}, []
     for image, entry in data.items():
         try:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import ast
 import csv
-import json
 import math
 from pathlib import Path
 
@@ -24,7 +23,7 @@ import pandas as pd
 
 from cogvision.scanpath.containers import Scene, ScanpathSet
 from cogvision.scanpath.mapping import objects_by_box
-from data_loaders.shared import shared_path
+from data_loaders.shared import read_json, shared_path
 
 WIDTH, HEIGHT = 1680, 1050
 EXCERPT = ("data", "eyetracking", "coco_search18_excerpt")
@@ -83,14 +82,7 @@ def load_coco_search18(fixations: str | Path | None = None, detections: str | Pa
     if detections is None:
         detections = shared_path(*EXCERPT, "yolov3_detections")
     fixations = Path(fixations)
-    if not fixations.exists():
-        raise FileNotFoundError(f"COCO-Search18 fixation file {fixations} does not exist")
-    try:
-        trials = json.loads(fixations.read_text())
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{fixations} is not valid JSON: {err}") from err
-    if not isinstance(trials, list):
-        raise ValueError(f"{fixations}: expected a list of trials, got {type(trials).__name__}")
+    trials = read_json(fixations, "COCO-Search18 fixation file", list, "a list of trials")
     dets = read_detections(detections)
     rows, cols = grid
     scenes: dict[str, Scene] = {}

@@ -1,7 +1,8 @@
-"""Locate the project's shared real-data folder (``../shared`` or ``$COGVISION_SHARED``)."""
+"""Locate the project's shared real-data folder (``../shared`` or ``$COGVISION_SHARED``) and read its JSON files."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -41,3 +42,24 @@ def shared_path(*parts: str) -> Path:
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist in the shared data folder {root}")
     return path
+
+
+def read_json(path: Path, what: str, top_level: type, described: str):
+    """Parse a JSON data file whose top level must be ``top_level`` (``dict`` or ``list``).
+
+    Raises
+    ------
+    FileNotFoundError
+        When the file is missing (``what`` names it, e.g. "Amazon covers file").
+    ValueError
+        On malformed JSON, or a top level that is not ``described`` (e.g. "an object of collages").
+    """
+    if not path.exists():
+        raise FileNotFoundError(f"{what} {path} does not exist")
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path} is not valid JSON: {err}") from err
+    if not isinstance(data, top_level):
+        raise ValueError(f"{path}: expected {described} at the top level, got {type(data).__name__}")
+    return data

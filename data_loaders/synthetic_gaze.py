@@ -97,32 +97,33 @@ def _free(point: np.ndarray, radius: float, placed: list[tuple[np.ndarray, float
     return all(np.hypot(*(point - p)) > radius + r + margin for p, r in placed)
 
 
+def _place(rng: np.random.Generator, count: int, radius: float, gap: float, placed: list[tuple[np.ndarray, float]],
+           size: int, max_tries: int) -> list[np.ndarray] | None:
+    """Centres of ``count`` discs of ``radius`` that keep ``gap`` from every disc in ``placed`` (appended to it);
+    ``None`` when one of them finds no room in ``max_tries`` draws."""
+    centres = []
+    for _ in range(count):
+        for _ in range(max_tries):
+            p = rng.uniform(radius + 1, size - radius - 1, size=2)
+            if _free(p, radius, placed, gap):
+                placed.append((p, radius))
+                centres.append(p)
+                break
+        else:
+            return None
+    return centres
+
+
 def _sample_scene(rng: np.random.Generator, size: int, n_people: int, n_objects: int, p_out: float,
                   min_separation: float, max_tries: int = 200):
     """Positions of heads and objects and each person's gaze; ``None`` if the constraints fail."""
     head_r = 0.09 * size
     obj_r = 0.065 * size
     placed: list[tuple[np.ndarray, float]] = []
-    heads = []
-    for _ in range(n_people):
-        for _ in range(max_tries):
-            p = rng.uniform(head_r + 1, size - head_r - 1, size=2)
-            if _free(p, head_r, placed, 0.08 * size):
-                placed.append((p, head_r))
-                heads.append(p)
-                break
-        else:
-            return None
-    objects = []
-    for _ in range(n_objects):
-        for _ in range(max_tries):
-            p = rng.uniform(obj_r + 1, size - obj_r - 1, size=2)
-            if _free(p, obj_r, placed, 0.06 * size):
-                placed.append((p, obj_r))
-                objects.append(p)
-                break
-        else:
-            return None
+    heads = _place(rng, n_people, head_r, 0.08 * size, placed, size, max_tries)
+    objects = _place(rng, n_objects, obj_r, 0.06 * size, placed, size, max_tries) if heads is not None else None
+    if objects is None:
+        return None
     objects_arr = np.array(objects)
     gazes = []
     for head in heads:

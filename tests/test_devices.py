@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pytest
 import torch
 from sklearn.linear_model import Ridge
 from torch.utils.data import TensorDataset
