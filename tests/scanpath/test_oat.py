@@ -72,7 +72,8 @@ def _plain_decode(net, batch, max_len, repeats=1, generator=None):
     """Reference decoding through the same cached layers: every row at every step up to ``max_len`` (finished
     ones ignored, none dropped); with ``generator``, every row draws at every step."""
     with torch.no_grad():
-        tokens, memory, pad, keys = (t.repeat_interleave(repeats, 0) for t in net.encode(batch))
+        tokens, memory, pad = (t.repeat_interleave(repeats, 0) for t in net.encode(batch))
+        folded, offset = net.pointer_map(memory)
         bos_pos = batch["bos_pos"].repeat_interleave(repeats, 0)
         n, heads, d = len(tokens), net.config.n_heads, net.config.d_model
         caches = [memory.new_empty(2, n, heads, max_len, d // heads) for _ in net.decoder]
@@ -83,7 +84,8 @@ def _plain_decode(net, batch, max_len, repeats=1, generator=None):
             x = net.decoder_inputs(tokens, previous, bos_pos, start=step)
             for layer, cache in zip(net.decoder, caches):
                 x = layer(x, layer.memory_kv(memory), net.key_mask(pad), cache, step)
-            logits = net.pointer_logits(x, keys, pad[:, None] | ((torch.arange(pad.shape[1]) == EOS) & (step == 0)))[:, 0]
+            logits = (folded @ x[:, 0, :, None])[..., 0] + offset
+            logits = logits.masked_fill(pad | ((torch.arange(pad.shape[1]) == EOS) & (step == 0)), float("-inf"))
             if generator is None:
                 choice = logits.argmax(-1)
             else:
@@ -113,6 +115,19 @@ def test_generate_equals_plain_decoding(fitted, mixed_batch):
     assert torch.equal(greedy, _plain_decode(net, mixed_batch, max_len))
     sampled = net.generate(mixed_batch, max_len, sample=True, generator=torch.Generator().manual_seed(3), repeats=3)
     assert torch.equal(sampled, _plain_decode(net, mixed_batch, max_len, 3, torch.Generator().manual_seed(3)))
+
+
+def test_folded_pointer_equals_the_pointer_heads(fitted, mixed_batch):
+    """The one-product pointer used while decoding gives the heads' logits."""
+    model, _, _ = fitted
+    net = model.network_.eval()
+    with torch.no_grad():
+        tokens, memory, pad = net.encode(mixed_batch)
+        h = torch.randn(len(tokens), 1, net.config.d_model)
+        heads = net.pointer_logits(h, net.pointer_keys(memory), torch.zeros_like(pad)[:, None])[:, 0]
+        folded, offset = net.pointer_map(memory)
+    torch.testing.assert_close(torch.baddbmm(offset[..., None], folded, h.transpose(1, 2))[..., 0], heads,
+                               rtol=1e-5, atol=1e-5)
 
 
 def test_greedy_choices_are_the_full_decoders_argmax(fitted, mixed_batch):
