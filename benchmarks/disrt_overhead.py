@@ -123,7 +123,6 @@ def main() -> None:
         ],
         "pair_ratios": [round(r, 3) for r in pair_ratios],
         "goal_ratio": 1.2,
-        "command": "python benchmarks/disrt_overhead.py " + " ".join(sys.argv[1:]),
     }
     write_result(args.out, result)
     print(f"{'path':<18}{'seconds':>10}{'ratio':>8}")
