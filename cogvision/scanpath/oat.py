@@ -79,8 +79,9 @@ class CropCNN(nn.Module):
 class _DecoderLayer(nn.Module):
     """Post-norm transformer decoder layer that can run one new token at a time.
 
-    The projected keys and values of earlier tokens (self-attention, in a preallocated cache) and of the
-    encoder states (cross-attention) are computed once, so a decoding step costs one token's work.
+    The projected keys and values of earlier tokens are kept in a preallocated cache, and a single new
+    token attends to the encoder states without projecting them (:meth:`_cross_one`), so a decoding step
+    costs one token's work and reads nothing per layer but the encoder states all layers share.
     """
 
     def __init__(self, d: int, heads: int, ffn: int, dropout: float):
@@ -113,18 +114,35 @@ class _DecoderLayer(nn.Module):
         b, h, t, dh = out.shape
         return attn.out_proj(out.transpose(1, 2).reshape(b, t, h * dh))
 
-    def memory_kv(self, memory: torch.Tensor) -> torch.Tensor:
-        """Cross-attention keys and values of the encoder states, ``(2, B, heads, S, d / heads)``, contiguous."""
-        return self._proj(self.cross_attn, memory, slice(1, 3)).contiguous()
+    def _cross_one(self, x: torch.Tensor, memory: torch.Tensor, keep: torch.Tensor | None) -> torch.Tensor:
+        """Cross-attention of one token per row ``x`` ``(B, 1, d)`` to the encoder states ``memory`` ``(B, S, d)``.
 
-    def forward(self, x: torch.Tensor, memory_kv: torch.Tensor, memory_keep: torch.Tensor | None,
+        Head ``j``'s score ``q_j . (K_j m_s + k_j)`` equals ``(K_j^T q_j) . m_s`` plus a term that is the same
+        for every ``s`` (dropped: the softmax ignores it), and its output ``sum_s a_s (V_j m_s + v_j)`` equals
+        ``V_j (sum_s a_s m_s) + v_j``. So the states are never projected: a step reads ``memory`` itself,
+        shared by all layers, instead of per-layer keys and values that would have to be computed for every
+        encoder token and copied whenever finished scanpaths leave the batch.
+        """
+        b, _, d = x.shape
+        heads, dh = self.heads, d // self.heads
+        w, bias = self.cross_attn.in_proj_weight, self.cross_attn.in_proj_bias
+        q = F.linear(x[:, 0], w[:d], bias[:d]).view(b, heads, dh) * dh ** -0.5
+        q = torch.bmm(q.transpose(0, 1), w[d:2 * d].view(heads, dh, d)).transpose(0, 1)  # (B, heads, d): K_j^T q_j
+        scores = torch.bmm(q, memory.transpose(1, 2))  # (B, heads, S)
+        if keep is not None:
+            scores = scores.masked_fill(~keep[:, 0], float("-inf"))
+        context = torch.bmm(torch.softmax(scores, -1), memory)  # (B, heads, d)
+        out = torch.bmm(context.transpose(0, 1), w[2 * d:].view(heads, dh, d).transpose(1, 2))  # (heads, B, dh)
+        return self.cross_attn.out_proj(out.transpose(0, 1).reshape(b, d) + bias[2 * d:])[:, None]
+
+    def forward(self, x: torch.Tensor, memory: torch.Tensor, memory_keep: torch.Tensor | None,
                 cache: torch.Tensor | None = None, start: int = 0) -> torch.Tensor:
         """Outputs ``(B, T, d)`` for new tokens ``x`` ``(B, T, d)`` at positions ``start..``.
 
         Parameters
         ----------
-        memory_kv
-            :meth:`memory_kv` of the encoder states, ``(2, B, heads, S, d / heads)``.
+        memory
+            Encoder states ``(B, S, d)``.
         memory_keep
             :meth:`OATNetwork.key_mask` of the encoder padding: ``(B, 1, 1, S)``, true on real tokens, or ``None``.
         cache
@@ -140,8 +158,13 @@ class _DecoderLayer(nn.Module):
         s = k.shape[2]
         allowed = torch.ones(t, s, dtype=torch.bool, device=x.device).tril(s - t) if t > 1 else None
         h = self.norms[0](x + self.drop(self._attend(self.self_attn, q, k, v, allowed)))
-        cq = self._proj(self.cross_attn, h, slice(0, 1))[0]
-        h = self.norms[1](h + self.drop(self._attend(self.cross_attn, cq, memory_kv[0], memory_kv[1], memory_keep)))
+        if t == 1 and not self.training:
+            cross = self._cross_one(h, memory, memory_keep)
+        else:
+            cq = self._proj(self.cross_attn, h, slice(0, 1))[0]
+            ck, cv = self._proj(self.cross_attn, memory, slice(1, 3))
+            cross = self._attend(self.cross_attn, cq, ck, cv, memory_keep)
+        h = self.norms[1](h + self.drop(cross))
         return self.norms[2](h + self.drop(self.ff(h)))
 
 
@@ -241,36 +264,20 @@ class OATNetwork(nn.Module):
         logits = self.combine(scores.permute(0, 2, 3, 1)).squeeze(-1)
         return logits.masked_fill(blocked, float("-inf"))
 
-    def pointer_map(self, memory: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The pointer head folded into one linear map per scene, for decoding one step at a time.
+    def pointer_query(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The pointer head folded into one query per decoder state: ``g = h @ A + a``, ``A`` ``(d, d)``, ``a`` ``(d,)``.
 
-        With pointer keys ``k_js = U_j m_s + u_j`` (``ptr_enc[j]``) of encoder states ``m_s``, queries
-        ``W_j h + w_j`` (``ptr_dec[j]``) of a decoder state ``h`` and head weights ``c_j`` (``combine``, with
-        ``1 / sqrt(d)``), the logit of token ``s`` is linear in ``h``: ``h . P_s + p_s`` with
-        ``P_s = sum_j c_j W_j^T (U_j m_s + u_j)`` and ``p_s = sum_j c_j w_j . (U_j m_s + u_j) + c_0``. ``P`` and ``p``
-        are one linear map of ``m`` (its matrices come from the weights alone), so a step costs one product
-        instead of the heads' projections and scores.
-
-        Parameters
-        ----------
-        memory
-            Encoder states ``(B, S, d)``.
-
-        Returns
-        -------
-        P : Tensor
-            ``(B, S, d)``.
-        p : Tensor
-            ``(B, S)``.
+        With pointer keys ``U_j m_s + u_j`` (``ptr_enc[j]``) of encoder states ``m_s``, queries ``W_j h + w_j``
+        (``ptr_dec[j]``) of a decoder state ``h`` and head weights ``c_j`` (``combine``, with ``1 / sqrt(d)``),
+        the logit of token ``s`` is ``m_s . g + const`` with ``g = sum_j c_j U_j^T (W_j h + w_j)`` and
+        ``const`` the same for every ``s``. So ``memory @ g`` has the argmax and the softmax of
+        :meth:`pointer_logits`, and a decoding step needs no pointer keys.
         """
         c = self.combine.weight[0] / math.sqrt(self.config.d_model)  # (H,)
         W = torch.stack([lin.weight for lin in self.ptr_dec])  # (H, d, d)
         w = torch.stack([lin.bias for lin in self.ptr_dec])  # (H, d)
         U = torch.stack([lin.weight for lin in self.ptr_enc])
-        u = torch.stack([lin.bias for lin in self.ptr_enc])
-        folded = F.linear(memory, torch.einsum("h,hdi,hdj->ij", c, W, U), torch.einsum("h,hdi,hd->i", c, W, u))
-        offset = memory @ torch.einsum("h,hd,hdj->j", c, w, U) + (torch.einsum("h,hd,hd->", c, w, u) + self.combine.bias)
-        return folded, offset
+        return torch.einsum("h,hei,hej->ji", c, U, W), torch.einsum("h,hei,he->i", c, U, w)
 
     @staticmethod
     def key_mask(pad: torch.Tensor) -> torch.Tensor | None:
@@ -284,7 +291,7 @@ class OATNetwork(nn.Module):
         x = self.decoder_inputs(tokens, batch["dec_in"], batch["bos_pos"])
         keep = self.key_mask(pad)
         for layer in self.decoder:
-            x = layer(x, layer.memory_kv(memory), keep)
+            x = layer(x, memory, keep)
         first = torch.zeros_like(batch["dec_in"], dtype=torch.bool)
         first[:, 0] = True
         eos = torch.arange(pad.shape[1], device=pad.device) == EOS
@@ -297,19 +304,16 @@ class OATNetwork(nn.Module):
 
         Each scene is encoded once and decoded ``repeats`` times (rows scene-major), greedily or by sampling
         from ``generator`` (a CPU generator). A step costs one new token per scanpath: the self-attention keys
-        and values of earlier steps are cached, those of the encoder states are computed once, and the pointer
-        head is folded into one linear map per scene (:meth:`pointer_map`). Finished scanpaths are dropped from
-        the batch as they accumulate.
+        and values of earlier steps are cached, and the encoder states are read as they are by the
+        cross-attention of every layer (:meth:`_DecoderLayer._cross_one`) and by the pointer
+        (:meth:`pointer_query`). Finished scanpaths are dropped from the batch as they accumulate.
         """
         tokens, memory, pad = self.encode(batch)
-        folded, offset = self.pointer_map(memory)
         bos_pos = batch["bos_pos"]
         if repeats > 1:
-            memory, pad, folded, offset, bos_pos = (
-                t.repeat_interleave(repeats, 0) for t in (memory, pad, folded, offset, bos_pos))
+            memory, pad, bos_pos = (t.repeat_interleave(repeats, 0) for t in (memory, pad, bos_pos))
         n, dev = len(memory), memory.device
         heads, d = self.config.n_heads, self.config.d_model
-        mem_kv = [layer.memory_kv(memory) for layer in self.decoder]
         keep = self.key_mask(pad)
         caches = [memory.new_empty(2, n, heads, max_len, d // heads) for _ in self.decoder]
         order = self._order(max_len)
@@ -318,11 +322,13 @@ class OATNetwork(nn.Module):
         scene = rows // repeats  # its scene's row in tokens
         done = torch.zeros(n, dtype=torch.bool, device=dev)
         blocked = pad | (torch.arange(pad.shape[1], device=dev) == EOS)  # no EOS at the first step
+        query_w, query_b = self.pointer_query()
         x = (self._bos(bos_pos) + order[0])[:, None]
         for step in range(max_len):
-            for layer, kv, cache in zip(self.decoder, mem_kv, caches):
-                x = layer(x, kv, keep, cache, step)
-            logits = torch.baddbmm(offset[:, :, None], folded, x.transpose(1, 2))[..., 0].masked_fill(blocked, float("-inf"))
+            for layer, cache in zip(self.decoder, caches):
+                x = layer(x, memory, keep, cache, step)
+            query = torch.addmm(query_b, x[:, 0], query_w)  # (n, d)
+            logits = torch.bmm(memory, query[:, :, None])[..., 0].masked_fill(blocked, float("-inf"))
             if sample:
                 # Draw for all n rows (those not in the batch from a dummy uniform), so that the random stream,
                 # and hence every sample, does not depend on when finished scanpaths leave the batch.
@@ -341,9 +347,8 @@ class OATNetwork(nn.Module):
                 # Copying the batch's per-row tensors costs about as much as a step, so finished scanpaths
                 # ride along (their outputs masked) until they are an eighth of the batch.
                 live = (~done).nonzero()[:, 0]
-                rows, scene, choice, pad, folded, offset, done = (
-                    t.index_select(0, live) for t in (rows, scene, choice, pad, folded, offset, done))
-                mem_kv = [kv.index_select(1, live) for kv in mem_kv]
+                rows, scene, choice, memory, pad, done = (
+                    t.index_select(0, live) for t in (rows, scene, choice, memory, pad, done))
                 caches = [_keep_rows(cache, live, step + 1) for cache in caches]
                 keep = keep.index_select(0, live) if keep is not None else None
             blocked = pad

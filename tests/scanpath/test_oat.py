@@ -73,7 +73,7 @@ def _plain_decode(net, batch, max_len, repeats=1, generator=None):
     ones ignored, none dropped); with ``generator``, every row draws at every step."""
     with torch.no_grad():
         tokens, memory, pad = (t.repeat_interleave(repeats, 0) for t in net.encode(batch))
-        folded, offset = net.pointer_map(memory)
+        query_w, query_b = net.pointer_query()
         bos_pos = batch["bos_pos"].repeat_interleave(repeats, 0)
         n, heads, d = len(tokens), net.config.n_heads, net.config.d_model
         caches = [memory.new_empty(2, n, heads, max_len, d // heads) for _ in net.decoder]
@@ -83,8 +83,8 @@ def _plain_decode(net, batch, max_len, repeats=1, generator=None):
         for step in range(max_len):
             x = net.decoder_inputs(tokens, previous, bos_pos, start=step)
             for layer, cache in zip(net.decoder, caches):
-                x = layer(x, layer.memory_kv(memory), net.key_mask(pad), cache, step)
-            logits = (folded @ x[:, 0, :, None])[..., 0] + offset
+                x = layer(x, memory, net.key_mask(pad), cache, step)
+            logits = (memory @ (x[:, 0] @ query_w + query_b)[:, :, None])[..., 0]
             logits = logits.masked_fill(pad | ((torch.arange(pad.shape[1]) == EOS) & (step == 0)), float("-inf"))
             if generator is None:
                 choice = logits.argmax(-1)
@@ -117,17 +117,25 @@ def test_generate_equals_plain_decoding(fitted, mixed_batch):
     assert torch.equal(sampled, _plain_decode(net, mixed_batch, max_len, 3, torch.Generator().manual_seed(3)))
 
 
-def test_folded_pointer_equals_the_pointer_heads(fitted, mixed_batch):
-    """The one-product pointer used while decoding gives the heads' logits."""
+def test_folded_decoding_step_equals_the_projected_one(fitted, mixed_batch):
+    """A decoding step's cross-attention without projecting the encoder states, and the pointer as one query
+    per row, give the projected attention's outputs and the pointer heads' log-probabilities."""
     model, _, _ = fitted
     net = model.network_.eval()
+    torch.manual_seed(0)
     with torch.no_grad():
         tokens, memory, pad = net.encode(mixed_batch)
+        keep = net.key_mask(pad)
         h = torch.randn(len(tokens), 1, net.config.d_model)
-        heads = net.pointer_logits(h, net.pointer_keys(memory), torch.zeros_like(pad)[:, None])[:, 0]
-        folded, offset = net.pointer_map(memory)
-    torch.testing.assert_close(torch.baddbmm(offset[..., None], folded, h.transpose(1, 2))[..., 0], heads,
-                               rtol=1e-5, atol=1e-5)
+        layer = net.decoder[0]
+        q = layer._proj(layer.cross_attn, h, slice(0, 1))[0]
+        k, v = layer._proj(layer.cross_attn, memory, slice(1, 3))
+        projected = layer._attend(layer.cross_attn, q, k, v, keep)
+        heads = net.pointer_logits(h, net.pointer_keys(memory), pad[:, None])[:, 0]
+        query_w, query_b = net.pointer_query()
+        folded = (memory @ (h[:, 0] @ query_w + query_b)[:, :, None])[..., 0].masked_fill(pad, float("-inf"))
+    torch.testing.assert_close(layer._cross_one(h, memory, keep), projected, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(torch.log_softmax(folded, -1), torch.log_softmax(heads, -1), rtol=1e-5, atol=1e-5)
 
 
 def test_greedy_choices_are_the_full_decoders_argmax(fitted, mixed_batch):
