@@ -104,9 +104,10 @@ def thin_svd(x: torch.Tensor, rtol: float = 1e-12, gram: torch.Tensor | None = N
         (n, n) ``x x^T``.
     dtype
         Precision of the eigendecomposition: float64 (default), or float32 for the cross-validation
-        bases of a float32 fit (twice as fast; its rounding, about 1e-7 of the largest eigenvalue, is
-        the rounding a float32 fit has anyway, and a direction's ridge weight ``s / (s^2 + alpha)`` times
-        its ``u = x v / s`` does not depend on how accurately a small ``s`` is known).
+        bases of a float32 fit (twice as fast). Its eigenvalues are then known to about 1e-7 of the
+        largest, which matters only for penalties ``alpha`` that small: a direction enters ridge
+        predictions as ``x_test v (s / (s^2 + alpha)) u^T y = x_test v v^T x^T y / (s^2 + alpha)``, so an
+        inaccurate small ``s`` cancels unless ``alpha`` is as small as its error.
     """
     x64 = x.to(torch.float64)
     tall = x.shape[0] >= x.shape[1]

@@ -68,10 +68,19 @@ def test_targets_that_need_different_alphas_get_them():
     assert model.best_alphas_[1] == ALPHAS.max()
 
 
-def test_float32_close_to_float64():
+@pytest.mark.parametrize("mixing", [False, True])
+def test_float32_close_to_float64(mixing):
+    """Float32 fits (their CV bases decomposed in float32) score alphas and predict as float64 ones do, also
+    with correlated features (condition number of the features about 1e3)."""
     x, y = _data()
+    if mixing:
+        rng = np.random.default_rng(1)
+        x = x @ (rng.normal(size=(13, 13)) * np.logspace(0, -3, 13)[:, None])
+        y = x @ rng.normal(size=(13, 7)) + 0.5 * rng.normal(size=y.shape)
     a = RidgeCV(alphas=ALPHAS, device="cpu", dtype="float64").fit(x, y)
     b = RidgeCV(alphas=ALPHAS, device="cpu", dtype="float32").fit(x.astype(np.float32), y.astype(np.float32))
+    np.testing.assert_allclose(b.cv_scores_, a.cv_scores_, rtol=1e-4, atol=1e-5)
+    np.testing.assert_array_equal(b.best_alphas_, a.best_alphas_)
     np.testing.assert_allclose(a.predict(x), b.predict(x.astype(np.float32)), atol=1e-3)
 
 
