@@ -328,6 +328,7 @@ class OATNetwork(nn.Module):
             for layer, cache in zip(self.decoder, caches):
                 x = layer(x, memory, keep, cache, step)
             query = torch.addmm(query_b, x[:, 0], query_w)  # (n, d)
+            # the pointer logits less a constant per row: the same argmax and softmax
             logits = torch.bmm(memory, query[:, :, None])[..., 0].masked_fill(blocked, float("-inf"))
             if sample:
                 # Draw for all n rows (those not in the batch from a dummy uniform), so that the random stream,
