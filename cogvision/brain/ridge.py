@@ -84,6 +84,19 @@ def make_splits(n_samples: int, cv, groups: np.ndarray | None) -> list[tuple[np.
     return splits
 
 
+def gram_eigh(gram: torch.Tensor, rtol: float = 1e-12,
+              dtype: torch.dtype = torch.float64) -> tuple[torch.Tensor, torch.Tensor]:
+    """Eigenvalues (k,) and eigenvectors (m, k) of a symmetric positive semi-definite (m, m) matrix.
+
+    Directions whose eigenvalue is below ``rtol`` times the largest are dropped: for a Gram or kernel
+    matrix they are null directions of the data, which contribute nothing to ridge predictions.
+    The decomposition runs in ``dtype``.
+    """
+    evals, vecs = torch.linalg.eigh(gram.to(dtype))
+    keep = evals > rtol * evals.max().clamp_min(torch.finfo(dtype).tiny)
+    return evals[keep], vecs[:, keep]
+
+
 def thin_svd(x: torch.Tensor, rtol: float = 1e-12, gram: torch.Tensor | None = None,
              dtype: torch.dtype = torch.float64) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Thin SVD ``x = u diag(s) vt`` from the eigendecomposition of the smaller Gram matrix.
@@ -113,10 +126,8 @@ def thin_svd(x: torch.Tensor, rtol: float = 1e-12, gram: torch.Tensor | None = N
     tall = x.shape[0] >= x.shape[1]
     if gram is None:
         gram = x64.T @ x64 if tall else x64 @ x64.T
-    evals, vecs = torch.linalg.eigh(gram.to(dtype))
-    keep = evals > rtol * evals.max().clamp_min(torch.finfo(dtype).tiny)
-    s = evals[keep].sqrt()
-    vecs = vecs[:, keep]
+    evals, vecs = gram_eigh(gram, rtol, dtype)
+    s = evals.sqrt()
     xd = x.to(dtype)
     other = (xd @ vecs if tall else xd.T @ vecs) / s
     u, v = (other, vecs) if tall else (vecs, other)
@@ -193,6 +204,12 @@ def _fold_scores(
     # samples below run along the fast axis (4x faster than over the middle axis of (n_alphas, n_test, batch)).
     weighted = (xte_v * shrink[:, None, :]).reshape(n_alphas * n_test, -1)  # (n_alphas * n_test, k)
     predictions = (projected.T @ weighted.T).view(-1, n_alphas, n_test)
+    return score_fold_predictions(predictions, y_test, scoring)
+
+
+def score_fold_predictions(predictions: torch.Tensor, y_test: torch.Tensor, scoring: str) -> torch.Tensor:
+    """Scores (n_alphas, batch), in float64, of held-out predictions (batch, n_alphas, n_test) of ``y_test``
+    (n_test, batch), which is centred by the training mean already."""
     if scoring == "pearson":
         return pearson_r(y_test.T[:, None, :].expand_as(predictions), predictions, dim=2).T.to(torch.float64)
     # sse = |y|^2 - 2 <y, pred> + |pred|^2 without forming (pred - y), which would write and read the

@@ -1,0 +1,530 @@
+"""Banded ridge regression: several feature spaces ("bands") in one encoding model, in torch (CPU or GPU).
+
+Each band ``b`` of columns gets its own penalty. Written with band weights ``gamma`` on the simplex
+(``sum_b gamma_b = 1``) and one overall penalty ``alpha``, the model is ridge regression on the features
+``sqrt(gamma_b) X_b`` with penalty ``alpha``, i.e. band ``b`` is penalised by ``alpha / gamma_b``:
+
+``w = argmin ||Y - sum_b X_b w_b||^2 + sum_b (alpha / gamma_b) ||w_b||^2``.
+
+Every target chooses its own ``(gamma, alpha)`` by cross-validation. ``gamma`` is searched over a list
+of candidates (random Dirichlet draws, the first one equal weights, as in himalaya's
+``solve_multiple_kernel_ridge_random_search``); for each candidate and fold, one eigendecomposition of
+the scaled training Gram matrix (``p x p``, the *primal* form, when there are fewer features than
+training samples) or of the training kernel ``sum_b gamma_b X_b X_b^T`` (``n x n``, the *kernel* form,
+otherwise) scores every ``alpha`` for every target at once:
+
+``Y_hat(alpha) = T V diag(1 / (lambda + alpha)) V^T C``
+
+with ``S = V diag(lambda) V^T`` the decomposed matrix. In the primal form ``S = D G D`` (``G`` the
+centred training Gram, ``D = diag(sqrt(gamma))`` per column), ``T = X_test D`` and ``C = D X_train^T
+Y_train``; ``X_train^T Y_train`` is formed once per fold for all candidates (the full ``X^T Y`` minus
+the test rows'). In the kernel form ``S`` and ``T`` are the centred training and test kernels and
+``C = Y_train``. The products are ordered so that each extra ``alpha`` costs one
+``(n_test x m) @ (m x batch)`` product (``m`` = number of features or training samples).
+
+Example
+-------
+>>> import numpy as np
+>>> from cogvision.brain.banded import BandedRidgeCV
+>>> rng = np.random.default_rng(0)
+>>> X = rng.normal(size=(80, 6)); Y = X[:, :3] @ rng.normal(size=(3, 4)) + 0.1 * rng.normal(size=(80, 4))
+>>> model = BandedRidgeCV(bands=[[0, 1, 2], [3, 4, 5]], n_iter=5, cv=3, device="cpu", random_state=0).fit(X, Y)
+>>> model.predict(X, split=True).shape, model.band_weights_.shape
+((2, 80, 4), (2, 4))
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Iterable, Sequence
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, MultiOutputMixin, RegressorMixin
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from cogvision.brain.metrics import score_predictions
+from cogvision.brain.ridge import (
+    _BATCH_ELEMENTS, DEFAULT_ALPHAS, SCORINGS, _row_runs, _torch_dtype, gram_eigh, make_splits,
+    score_fold_predictions,
+)
+from cogvision.device import resolve_device
+
+SOLVERS = ("auto", "primal", "kernel")
+
+
+def dirichlet_candidates(n_iter: int, n_bands: int, concentration: float | Sequence[float] = (0.1, 1.0),
+                         random_state=None) -> np.ndarray:
+    """Band-weight candidates (n_iter, n_bands) on the simplex; the first one gives equal weights.
+
+    Draws cycle through the ``concentration`` values (Dirichlet with all parameters equal to it; a small
+    value favours one dominant band, 1 is uniform on the simplex, ``inf`` gives equal weights). With the
+    same ``random_state`` (an int seeds ``numpy.random.RandomState``) and concentrations, these are the
+    candidates of himalaya's random search.
+    """
+    if n_bands == 1:
+        return np.ones((1, 1))
+    rng = check_random_state(random_state)
+    conc = np.atleast_1d(np.asarray(concentration, dtype=np.float64))
+    if conc.size == 0 or np.any(conc <= 0):
+        raise ValueError(f"concentration must be values > 0, got {concentration!r}")
+    per = math.ceil(n_iter / conc.size)
+    draws = [np.full((per, n_bands), 1.0 / n_bands) if np.isinf(c) else rng.dirichlet([c] * n_bands, per)
+             for c in conc]
+    candidates = np.stack(draws, axis=1).reshape(-1, n_bands)[:n_iter]  # alternate the concentrations
+    candidates[0] = 1.0 / n_bands
+    return candidates
+
+
+def check_bands(bands, n_features: int) -> list[np.ndarray]:
+    """Column indices of each band, checked: ints in range, no band empty, no column in two bands or in none.
+
+    ``None`` means one band of all columns. A band may be a sequence of ints, a boolean mask or a slice.
+
+    Raises
+    ------
+    ValueError
+        Naming the band and the columns at fault.
+    """
+    if bands is None:
+        return [np.arange(n_features)]
+    if isinstance(bands, (str, bytes)) or not isinstance(bands, Iterable):
+        raise ValueError(f"bands must be a list of column-index lists, one per band, got {bands!r}")
+    out = []
+    for b, band in enumerate(bands):
+        if isinstance(band, slice):
+            cols = np.arange(n_features)[band]
+        else:
+            cols = np.asarray(band)
+            if cols.dtype == bool:
+                if cols.shape != (n_features,):
+                    raise ValueError(f"bands[{b}] is a boolean mask of shape {cols.shape}; expected ({n_features},)")
+                cols = np.flatnonzero(cols)
+            elif cols.size and not np.issubdtype(cols.dtype, np.integer):
+                raise ValueError(f"bands[{b}] must hold integer column indices, got dtype {cols.dtype}")
+            cols = cols.astype(np.int64).ravel()
+        if cols.size == 0:
+            raise ValueError(f"bands[{b}] is empty; every band needs at least one column")
+        bad = cols[(cols < 0) | (cols >= n_features)]
+        if bad.size:
+            raise ValueError(f"bands[{b}] has columns {bad[:5].tolist()} outside X's {n_features} columns")
+        uniq, counts = np.unique(cols, return_counts=True)
+        dup = uniq[counts > 1]
+        if dup.size:
+            raise ValueError(f"bands[{b}] lists columns {dup[:5].tolist()} more than once")
+        out.append(cols)
+    if not out:
+        raise ValueError("bands is empty; give at least one band of columns")
+    owner = np.full(n_features, -1)
+    for b, cols in enumerate(out):
+        taken = cols[owner[cols] >= 0]
+        if taken.size:
+            raise ValueError(f"bands {int(owner[taken[0]])} and {b} overlap: both contain columns {taken[:5].tolist()}")
+        owner[cols] = b
+    orphans = np.flatnonzero(owner < 0)
+    if orphans.size:
+        raise ValueError(f"columns {orphans[:10].tolist()} of X are in no band ({orphans.size} in all); "
+                         "give every column a band or drop it from X")
+    return out
+
+
+def check_inputs(X, Y, bands) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """X (n, p) and Y (n, t) as finite float arrays and the checked bands; a ``ValueError`` names the fault."""
+    X = np.asarray(X)
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D (n_samples, n_features), got shape {X.shape}")
+    if not np.issubdtype(X.dtype, np.number):
+        raise ValueError(f"X must be numeric, got dtype {X.dtype}")
+    Y = np.asarray(Y)
+    if Y.ndim not in (1, 2):
+        raise ValueError(f"Y must be 1-D or 2-D (n_samples, n_targets), got shape {Y.shape}")
+    if Y.shape[0] != X.shape[0]:
+        raise ValueError(f"Y has {Y.shape[0]} rows but X has {X.shape[0]}; give one row of Y per row (sample) of X")
+    band_cols = check_bands(bands, X.shape[1])
+    X = X.astype(np.float64 if X.dtype != np.float32 else np.float32, copy=False)
+    bad = np.flatnonzero(~np.isfinite(X).all(0))
+    if bad.size:
+        raise ValueError(f"X has NaN or infinite values in columns {bad[:10].tolist()}")
+    if X.shape[0] > 1:
+        const = np.flatnonzero(np.ptp(X, axis=0) == 0)
+        if const.size:
+            owner = {int(c): b for b, cols in enumerate(band_cols) for c in cols}
+            raise ValueError(f"X has constant columns {const[:10].tolist()} (band {owner[int(const[0])]}); "
+                             "they carry no information: drop them")
+    Y = Y.astype(np.float64 if Y.dtype != np.float32 else np.float32, copy=False)
+    bad = np.flatnonzero(~np.isfinite(Y.reshape(len(Y), -1)).all(0))
+    if bad.size:
+        raise ValueError(f"Y has NaN or infinite values in targets {bad[:10].tolist()}")
+    return X, Y, band_cols
+
+
+class _Fold:
+    """One CV fold: train/test rows and what every band-weight candidate reuses (training Gram or kernel rows)."""
+
+    def __init__(self, train: np.ndarray, test: np.ndarray, device: torch.device):
+        self.train, self.test = (torch.as_tensor(i, device=device) for i in (train, test))
+        test_run = _row_runs(test, max_runs=1)
+        self.test_rows = test_run[0][1] if test_run else self.test
+        self.n_train = len(train)
+
+
+class _Problem:
+    """The centred features of one fit, permuted so each band is a block of columns, and the per-candidate bases.
+
+    ``basis(fold, gamma)`` returns ``(T V, V_scaled, lambda)`` so that held-out predictions are
+    ``(T V) diag(1 / (lambda + alpha)) V_scaled^T C`` with ``C`` from ``rhs(fold, y)``.
+    """
+
+    def __init__(self, X: np.ndarray, band_cols: list[np.ndarray], splits, dtype: torch.dtype,
+                 device: torch.device, fit_intercept: bool, solver: str):
+        self.order = np.concatenate(band_cols)
+        self.sizes = [len(c) for c in band_cols]
+        self.fit_intercept = fit_intercept
+        Xt = torch.tensor(X[:, self.order], dtype=dtype, device=device)
+        self.x_mean = Xt.mean(0) if fit_intercept else torch.zeros(Xt.shape[1], dtype=dtype, device=device)
+        self.x = Xt - self.x_mean  # centred on all samples; each fold re-centres on its training rows
+        n, p = self.x.shape
+        max_train = max(len(tr) for tr, _ in splits)
+        self.primal = solver == "primal" or (solver == "auto" and p <= max_train)
+        self.folds = [_Fold(tr, te, device) for tr, te in splits]
+        x64 = self.x.to(torch.float64)
+        if self.primal:
+            gram = x64.T @ x64
+            for fold in self.folds:
+                x_test = self.x[fold.test]
+                x_mean = (self.x.sum(0) - x_test.sum(0)) / fold.n_train if fit_intercept else torch.zeros_like(self.x_mean)
+                t64, m64 = x_test.to(torch.float64), x_mean.to(torch.float64)
+                fold.gram = gram - t64.T @ t64 - fold.n_train * torch.outer(m64, m64)
+                fold.x_mean, fold.x_test = x_mean, x_test - x_mean
+        else:  # one kernel per band on all samples; a candidate's kernel is their weighted sum
+            self.kernels = torch.stack([x64[:, s] @ x64[:, s].T for s in self.slices()])
+        self.dtype, self.device = dtype, device
+
+    def slices(self) -> list[slice]:
+        edges = np.r_[0, np.cumsum(self.sizes)]
+        return [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
+
+    def column_scale(self, gamma: torch.Tensor) -> torch.Tensor:
+        """``sqrt(gamma_b)`` for each column of band ``b`` (p,)."""
+        return torch.repeat_interleave(gamma.sqrt(), torch.as_tensor(self.sizes, device=gamma.device))
+
+    def basis(self, fold: _Fold, gamma: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        if self.primal:
+            d = self.column_scale(gamma.to(torch.float64))
+            evals, vecs = gram_eigh(fold.gram * torch.outer(d, d), dtype=self.dtype)
+            v_scaled = vecs * d.to(self.dtype)[:, None]  # D V: maps the unscaled features into the eigenbasis
+            return fold.x_test @ v_scaled, v_scaled, evals
+        kernel = torch.einsum("b,bij->ij", gamma.to(torch.float64), self.kernels)
+        k_train = kernel[fold.train][:, fold.train]
+        k_test = kernel[fold.test][:, fold.train]
+        if self.fit_intercept:  # centre both on the training features' mean (in feature space)
+            col_mean = k_train.mean(0)
+            k_test = k_test - k_test.mean(1, keepdim=True) - col_mean + col_mean.mean()
+            k_train = k_train - k_train.mean(1, keepdim=True) - col_mean + col_mean.mean()
+        evals, vecs = gram_eigh(k_train, dtype=self.dtype)
+        return k_test.to(self.dtype) @ vecs, vecs, evals
+
+    def rhs(self, fold: _Fold, y: torch.Tensor, xty: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``C`` (m, batch) of one fold and the test responses centred on the training mean (n_test, batch)."""
+        y_test = y[fold.test_rows]
+        train_sum = y.sum(0) - y_test.sum(0)
+        train_mean = train_sum / fold.n_train if self.fit_intercept else torch.zeros_like(train_sum)
+        if self.primal:  # X_train,c^T y_train = X^T y - X_test^T y_test - x_mean_train * sum(y_train)
+            x_test_raw = fold.x_test + fold.x_mean
+            c = xty - x_test_raw.T @ y_test
+            if self.fit_intercept:
+                c = c - torch.outer(fold.x_mean, train_sum)
+            return c, y_test - train_mean
+        return y[fold.train] - train_mean, y_test - train_mean
+
+
+class BandedRidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
+    """Ridge regression with one penalty per band of features, chosen per target by cross-validation.
+
+    Parameters
+    ----------
+    bands : list of column-index lists, optional
+        ``[columns of band 0, columns of band 1, ...]``: every column of ``X`` in exactly one band
+        (ints, boolean masks or slices). ``None``: one band of all columns (plain ridge).
+    alphas : sequence of float
+        Candidate overall penalties (all > 0); band ``b`` is penalised by ``alpha / gamma_b``.
+    n_iter : int or array-like of shape (n_candidates, n_bands)
+        Number of band-weight candidates ``gamma`` drawn on the simplex (see :func:`dirichlet_candidates`),
+        or the candidates themselves (rows of non-negative weights; they are used as given).
+    concentration : float or sequence of float
+        Dirichlet concentrations that the draws cycle through.
+    cv : int, "logo", splitter or iterable of (train, test)
+        Cross-validation scheme (see :func:`cogvision.brain.ridge.make_splits`).
+    groups : array-like of shape (n_samples,), optional
+        Group of each sample for group-aware CV; ``fit(..., groups=...)`` overrides it.
+    fit_intercept : bool
+        Centre features and targets by their training means.
+    scoring : {"r2", "neg_mse", "pearson"}
+        Held-out score, averaged over folds, that chooses ``(gamma, alpha)``. ``"neg_mse"`` is himalaya's
+        default (``l2_neg_loss``).
+    solver : {"auto", "primal", "kernel"}
+        Decompose the ``p x p`` scaled Gram matrix (primal) or the ``n_train x n_train`` kernel; ``"auto"``
+        picks the smaller. Both give the same model.
+    device : str
+        ``"auto"`` (cuda, mps, cpu), ``"cpu"``, ``"cuda"``...
+    n_targets_batch : int, optional
+        Targets per batch; ``None`` keeps one batch's held-out predictions under about 1 GiB.
+    dtype : {"auto", "float32", "float64"}
+        Computation precision; ``"auto"`` is float64 on CPU and float32 on GPU.
+    random_state : int, RandomState or None
+        Seed of the band-weight draws.
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_targets, n_features) or (n_features,)
+        Weights on the columns of ``X`` in their original order.
+    intercept_ : ndarray of shape (n_targets,) or float
+    candidates_ : ndarray of shape (n_candidates, n_bands)
+        Band weights tried.
+    cv_scores_ : ndarray of shape (n_candidates, n_targets)
+        Mean held-out score of each candidate with its best alpha (as himalaya's ``cv_scores``).
+    best_candidate_ : ndarray of shape (n_targets,)
+        Index of the chosen candidate of each target.
+    band_weights_ : ndarray of shape (n_bands, n_targets)
+        Chosen ``gamma`` of each target.
+    best_alphas_ : ndarray of shape (n_targets,)
+        Chosen ``alpha`` of each target.
+    deltas_ : ndarray of shape (n_bands, n_targets)
+        ``log(gamma / alpha)``, himalaya's log band scalings; band ``b``'s penalty is ``exp(-deltas_[b])``.
+    bands_ : list of ndarray
+        Checked column indices of each band.
+    x_mean_ : ndarray of shape (n_features,)
+        Training mean of the features (zeros without intercept).
+    y_mean_ : ndarray of shape (n_targets,)
+        Training mean of the targets (zeros without intercept).
+    n_splits_ : int
+    n_features_in_ : int
+    """
+
+    def __init__(
+        self,
+        bands=None,
+        alphas: Iterable[float] = DEFAULT_ALPHAS,
+        n_iter=20,
+        concentration=(0.1, 1.0),
+        cv=5,
+        groups=None,
+        fit_intercept: bool = True,
+        scoring: str = "r2",
+        solver: str = "auto",
+        device: str = "auto",
+        n_targets_batch: int | None = None,
+        dtype: str = "auto",
+        random_state=None,
+    ):
+        self.bands = bands
+        self.alphas = alphas
+        self.n_iter = n_iter
+        self.concentration = concentration
+        self.cv = cv
+        self.groups = groups
+        self.fit_intercept = fit_intercept
+        self.scoring = scoring
+        self.solver = solver
+        self.device = device
+        self.n_targets_batch = n_targets_batch
+        self.dtype = dtype
+        self.random_state = random_state
+
+    def _candidates(self, n_bands: int) -> np.ndarray:
+        if isinstance(self.n_iter, (int, np.integer)):
+            if self.n_iter < 1:
+                raise ValueError(f"n_iter must be >= 1, got {self.n_iter}")
+            return dirichlet_candidates(int(self.n_iter), n_bands, self.concentration, self.random_state)
+        cand = np.asarray(self.n_iter, dtype=np.float64)
+        if cand.ndim != 2 or cand.shape[1] != n_bands or len(cand) == 0:
+            raise ValueError(f"n_iter as candidates must have shape (n_candidates, {n_bands}), got {cand.shape}")
+        if not np.all(np.isfinite(cand)) or np.any(cand < 0) or np.any(cand.sum(1) <= 0):
+            raise ValueError("n_iter candidates must be finite, >= 0, with at least one weight > 0 per row")
+        return cand
+
+    def _check_params(self) -> np.ndarray:
+        if self.scoring not in SCORINGS:
+            raise ValueError(f"scoring must be one of {SCORINGS}, got {self.scoring!r}")
+        if self.solver not in SOLVERS:
+            raise ValueError(f"solver must be one of {SOLVERS}, got {self.solver!r}")
+        alphas = np.asarray(self.alphas, dtype=np.float64).ravel()
+        if alphas.size == 0 or not np.all(np.isfinite(alphas)) or np.any(alphas <= 0):
+            raise ValueError(f"alphas must be a non-empty list of finite values > 0, got {self.alphas!r}")
+        if self.n_targets_batch is not None and int(self.n_targets_batch) < 1:
+            raise ValueError(f"n_targets_batch must be >= 1, got {self.n_targets_batch}")
+        return alphas
+
+    def fit(self, X, Y, groups=None) -> "BandedRidgeCV":
+        """Choose band weights and alpha per target by cross-validation, then refit on all samples.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Finite, no constant column; every column in exactly one band.
+        Y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            Finite.
+        groups : array-like of shape (n_samples,), optional
+            Overrides the ``groups`` given at construction.
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        ValueError
+            For bad bands (overlapping, empty, out of range, columns in no band), NaN/inf or constant
+            columns in ``X``, NaN/inf in ``Y``, or ``Y`` with a different number of rows than ``X``.
+        """
+        alphas = self._check_params()
+        X, Y, band_cols = check_inputs(X, Y, self.bands)
+        X, Y = validate_data(self, X, Y, multi_output=True, y_numeric=True, dtype=[np.float64, np.float32])
+        device = resolve_device(self.device)
+        dtype = _torch_dtype(self.dtype, device)
+        self._y_1d = Y.ndim == 1
+        Y = Y.reshape(len(Y), -1)
+        candidates = self._candidates(len(band_cols))
+        splits = make_splits(X.shape[0], self.cv, groups if groups is not None else self.groups)
+        problem = _Problem(X, band_cols, splits, dtype, device, self.fit_intercept, self.solver)
+        n_targets, n_alphas = Y.shape[1], len(alphas)
+        alphas_t = torch.as_tensor(alphas, dtype=dtype, device=device)
+        gammas_t = torch.as_tensor(candidates, dtype=torch.float64, device=device)
+        tie_break = 1e-10 * torch.log(torch.as_tensor(alphas, dtype=torch.float64, device=device))[:, None]
+        eps = float(np.finfo(np.float64 if dtype == torch.float64 else np.float32).eps)
+        cv_scores = torch.zeros(len(candidates), n_targets, dtype=torch.float64, device=device)
+        best_candidate = torch.zeros(n_targets, dtype=torch.long, device=device)
+        best_alpha = torch.zeros(n_targets, dtype=torch.long, device=device)
+        n_test = max(len(te) for _, te in splits)
+        m = X.shape[1] if problem.primal else max(len(tr) for tr, _ in splits)
+        batch = self._batch_size(n_targets, n_alphas * n_test + len(splits) * m)
+        for cols in [slice(s, s + batch) for s in range(0, n_targets, batch)]:
+            y, _ = self._responses(Y, cols, dtype, device)
+            xty = problem.x.T @ y if problem.primal else None
+            rhs = [problem.rhs(fold, y, xty) for fold in problem.folds]
+            del xty
+            current = torch.full((y.shape[1],), -math.inf, dtype=torch.float64, device=device)
+            for c, gamma in enumerate(gammas_t):
+                scores = torch.zeros(n_alphas, y.shape[1], dtype=torch.float64, device=device)
+                for fold, (c_fold, y_test) in zip(problem.folds, rhs):
+                    xte_v, v_scaled, evals = problem.basis(fold, gamma)
+                    shrink = 1.0 / (evals + alphas_t[:, None])  # (n_alphas, k)
+                    weighted = (xte_v * shrink[:, None, :]).reshape(n_alphas * xte_v.shape[0], -1)
+                    if weighted.shape[0] < y.shape[1]:  # cheaper to bring the eigenbasis back first
+                        predictions = c_fold.T @ (weighted @ v_scaled.T).T
+                    else:
+                        predictions = (v_scaled.T @ c_fold).T @ weighted.T
+                    predictions = predictions.view(y.shape[1], n_alphas, -1)
+                    scores += score_fold_predictions(predictions, y_test, self.scoring)
+                    del predictions, weighted
+                scores = scores / len(splits) + tie_break
+                best_a = scores.argmax(0)
+                best = scores.gather(0, best_a[None])[0]
+                cv_scores[c, cols] = best
+                better = best > current + eps  # a later candidate must beat the best so far (as himalaya)
+                current = torch.where(better, best, current)
+                best_candidate[cols] = torch.where(better, c, best_candidate[cols])
+                best_alpha[cols] = torch.where(better, best_a, best_alpha[cols])
+            del rhs, y
+        self.candidates_ = candidates
+        self.cv_scores_ = cv_scores.cpu().numpy()
+        self.best_candidate_ = best_candidate.cpu().numpy()
+        self.best_alphas_ = alphas[best_alpha.cpu().numpy()]
+        self.band_weights_ = candidates[self.best_candidate_].T
+        with np.errstate(divide="ignore"):
+            self.deltas_ = np.log(self.band_weights_ / self.best_alphas_[None])
+        self.bands_ = band_cols
+        self.n_splits_ = len(splits)
+        self._refit(problem, Y, alphas_t, best_alpha, batch)
+        return self
+
+    def _batch_size(self, n_targets: int, per_target: int) -> int:
+        if self.n_targets_batch is not None:
+            return int(self.n_targets_batch)
+        return max(1, min(n_targets, _BATCH_ELEMENTS // max(1, per_target)))
+
+    def _responses(self, Y: np.ndarray, cols: slice, dtype: torch.dtype,
+                   device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        """One target batch (n_samples, batch) on the device, centred on its mean when fitting an intercept."""
+        y = torch.as_tensor(np.require(Y[:, cols], requirements="W")).to(device=device, dtype=dtype)
+        if not self.fit_intercept:
+            return y, torch.zeros(y.shape[1], dtype=dtype, device=device)
+        mean = y.mean(0)
+        return y - mean, mean
+
+    def _refit(self, problem: _Problem, Y: np.ndarray, alphas_t: torch.Tensor, best_alpha: torch.Tensor,
+               batch: int) -> None:
+        """Weights on all samples, one eigendecomposition per chosen candidate."""
+        x, dtype, device = problem.x, problem.dtype, problem.device
+        x64 = x.to(torch.float64)
+        gram = x64.T @ x64 if problem.primal else None
+        coef = np.zeros((Y.shape[1], x.shape[1]), dtype=np.float64 if dtype == torch.float64 else np.float32)
+        y_mean = np.zeros(Y.shape[1], dtype=coef.dtype)
+        for c in np.unique(self.best_candidate_):
+            targets = np.flatnonzero(self.best_candidate_ == c)
+            gamma = torch.as_tensor(self.candidates_[c], dtype=torch.float64, device=device)
+            d = problem.column_scale(gamma)
+            if problem.primal:
+                evals, vecs = gram_eigh(gram * torch.outer(d, d), dtype=dtype)
+                v_scaled = vecs * d.to(dtype)[:, None]
+            else:
+                evals, vecs = gram_eigh(torch.einsum("b,bij->ij", gamma, problem.kernels), dtype=dtype)
+            for start in range(0, len(targets), batch):
+                idx = targets[start:start + batch]
+                y, mean = self._responses(Y[:, idx], slice(None), dtype, device)
+                alpha = alphas_t[best_alpha[torch.as_tensor(idx, device=device)]]
+                if problem.primal:  # coef = D V diag(1 / (lambda + alpha)) V^T D X^T y
+                    w = v_scaled @ ((v_scaled.T @ (x.T @ y)) / (evals[:, None] + alpha[None]))
+                else:  # dual = V diag(1 / (lambda + alpha)) V^T y; coef = D^2 X^T dual
+                    dual = vecs @ ((vecs.T @ y) / (evals[:, None] + alpha[None]))
+                    w = (d**2).to(dtype)[:, None] * (x.T @ dual)
+                coef[idx] = w.T.cpu().numpy()
+                y_mean[idx] = mean.cpu().numpy()
+        inverse = np.empty_like(problem.order)
+        inverse[problem.order] = np.arange(len(problem.order))
+        coef = coef[:, inverse]  # back to X's column order
+        x_mean = problem.x_mean.cpu().numpy()[inverse]
+        intercept = y_mean - coef @ x_mean
+        self.x_mean_, self.y_mean_ = x_mean, y_mean
+        self.coef_ = coef[0] if self._y_1d else coef
+        self.intercept_ = float(intercept[0]) if self._y_1d else intercept
+
+    def predict(self, X, split: bool = False) -> np.ndarray:
+        """Predictions of the fitted model.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        split : bool
+            Return each band's contribution, ``(X_b - x_mean_b) @ coef_b``, separately. The parts sum to
+            ``predict(X) - y_mean_`` (to ``predict(X)`` without an intercept).
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_targets), or (n_bands, n_samples, n_targets) with ``split``
+            (the target axis is dropped for a 1-D ``y``).
+        """
+        check_is_fitted(self, "coef_")
+        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        device = resolve_device(self.device)
+        coef = torch.as_tensor(np.atleast_2d(self.coef_), device=device)
+        Xt = torch.tensor(X, dtype=coef.dtype, device=device)
+        if split:
+            xc = Xt - torch.as_tensor(self.x_mean_, dtype=coef.dtype, device=device)
+            out = torch.stack([xc[:, cols] @ coef[:, cols].T for cols in
+                               (torch.as_tensor(c, device=device) for c in self.bands_)]).cpu().numpy()
+            return out[..., 0] if self._y_1d else out
+        out = (Xt @ coef.T + torch.as_tensor(np.atleast_1d(self.intercept_), device=device)).cpu().numpy()
+        return out[:, 0] if self._y_1d else out
+
+    def score(self, X, y, sample_weight=None, *, metric: str = "r2", per_target: bool = False):
+        """Held-out score of the predictions of ``X`` against ``y`` ("r2" or "pearson"; mean or per target)."""
+        if sample_weight is not None:
+            raise ValueError("sample_weight is not supported by cogvision BandedRidgeCV.score")
+        return score_predictions(y, self.predict(X), metric, per_target)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
