@@ -50,9 +50,11 @@ def disrt(
     grid: str = typer.Option("2,4,8", "--grid", help="Comma-separated grid sizes (patches per side)."),
     pool: str = typer.Option("mean", "--pool", help="Readout pooling: cls, mean or flat."),
     similarity: str = typer.Option("cosine", "--similarity", help="cosine, correlation or euclidean."),
-    nuisance: str = typer.Option("shift", "--nuisance", help="Nuisance variant: shift or color."),
+    nuisance: str = typer.Option("local", "--nuisance", help="Nuisance variant: local (small shift, colour change "
+                                 "and band-limited noise; keeps global layout), shift or color."),
     no_match: bool = typer.Option(False, "--no-match", help="Use a fixed small nuisance (a 2% shift) instead of "
                                   "matching its pixel MSE to the distortion's (deep layers then saturate)."),
+    trials: int = typer.Option(3, "--trials", help="Trials per image and cell (distortion and nuisance seeds)."),
     topk: Optional[str] = typer.Option(None, "--topk",
                                        help="Comma-separated Top-K fractions to sweep, e.g. 0.05,0.1,0.2."),
     topk_layers: Optional[str] = typer.Option(None, "--topk-layers",
@@ -75,14 +77,14 @@ def disrt(
     from cogvision.training import seed_everything
 
     command = _command(model=model, weights=weights, images=images, layers=layers, distortion=distortion, grid=grid,
-                       pool=pool, similarity=similarity, nuisance=nuisance, no_match=no_match, topk=topk,
+                       pool=pool, similarity=similarity, nuisance=nuisance, no_match=no_match, trials=trials, topk=topk,
                        topk_layers=topk_layers, token_mode=token_mode, human=human, batch_size=batch_size,
                        n_boot=n_boot, device=device, seed=seed, strict=strict, out=out)
     try:
         check_out_dir(out, overwrite)
         protocol = DisrtProtocol(distortions=tuple(_split(distortion)), grids=tuple(_numbers(grid, int, "--grid")),
                                  pooling=pool, similarity=similarity, nuisance=nuisance, match=not no_match,
-                                 token_mode=token_mode, seed=seed, n_boot=n_boot, human=human)
+                                 token_mode=token_mode, seed=seed, trials=trials, n_boot=n_boot, human=human)
         seed_everything(seed)  # a randomly initialised model is the same network for the same --seed
         net = load_model(model, weights=weights, device=device)
         side = preprocessing_for(net).resize
@@ -105,9 +107,17 @@ def disrt(
     except (ValueError, FileNotFoundError, FileExistsError) as err:
         console.print(f"[red]error:[/red] {err}")
         raise typer.Exit(code=2)
-    table = Table("layer", "mean accuracy", title=f"DiSRT {model} (chance 0.333)")
+    table = Table("layer", "mean accuracy", "graded index",
+                  title=f"DiSRT {model} (nulls: structure-blind {info['null_structure_blind']:.2f}, "
+                        f"pixel observer {info['null_pixel']:.2f})")
+    table.add_row("null: structure-blind", f"{info['null_structure_blind']:.3f}", f"{info['null_structure_blind']:.3f}")
+    table.add_row("null: pixel observer", f"{info['null_pixel']:.3f}", f"{info['null_pixel']:.3f}")
     for layer, value in info["per_layer"].items():
-        table.add_row(layer, f"{value:.3f}")
+        table.add_row(layer if layer != "pixels" else "pixels (measured)", f"{value:.3f}",
+                      f"{info['per_layer_index'][layer]:.3f}")
     console.print(table)
+    excluded = ", ".join(f"{c['distortion']} {c['strength']}x{c['strength']}" for c in info["excluded_cells"])
     console.print(f"score {info['score']:.3f} [{info['score_low']:.3f}, {info['score_high']:.3f}] at "
-                  f"{info['readout_layer']}; index {info['index']:.3f}; results in {out}")
+                  f"{info['readout_layer']}; index {info['index']:.3f} [{info['index_low']:.3f}, "
+                  f"{info['index_high']:.3f}]; nuisance matched on {info['nuisance_matched_fraction']:.1%}; "
+                  f"left out: {excluded or 'none'}; results in {out}")

@@ -3,8 +3,16 @@
 A nuisance is a seeded family ``f(images, magnitude, seed) -> images`` whose change grows with the
 per-image ``magnitude`` (a tensor of shape (B,)):
 
+- ``local`` (the default of the protocol): a change that never moves or mirrors any large part of the
+  image. For ``magnitude`` m in [0, 1] a small shift (``m`` x 2% of the side, random direction) and a
+  small colour change (``m`` x 0.05, as ``color``); above 1 the same shift and colour change plus
+  band-limited noise (one field for all channels, radial frequencies 16-64 cycles per image, i.e.
+  wavelengths of 1/64-1/16 of the side, finer than any patch of a g <= 8 grid) of RMS
+  ``(m - 1) x 0.1``, clipped to [0, 1]. The noise is a fixed field per image (seeded), so the MSE grows
+  monotonically with m and can reach the MSE of a coarse shuffle without any displacement;
 - ``shift``: translation by ``magnitude`` pixels in a random direction (sub-pixel, bilinear; the
-  uncovered border is filled by reflection);
+  uncovered border is filled by reflection). Matched to a coarse shuffle it needs up to half the image,
+  mirrored at the border, so it breaks global layout itself (kept for comparison);
 - ``color``: brightness, contrast and saturation changed along a random unit direction in those three
   axes, scaled by ``magnitude`` (values clipped to [0, 1]).
 
@@ -29,10 +37,41 @@ from cogvision.gestalt.distortions import item_generator
 Nuisance = Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor]
 
 
+LOCAL_SHIFT = 0.02  # local nuisance: largest shift, as a fraction of the image side
+LOCAL_COLOR = 0.05  # local nuisance: largest colour change
+LOCAL_NOISE = 0.1  # local nuisance: noise RMS per unit of magnitude above 1
+LOCAL_BAND = (16.0, 64.0)  # local nuisance: noise band, cycles per image (radial frequency)
+LOCAL_MAX = 21.0  # local nuisance: largest magnitude searched (noise RMS 2, nearly every pixel clipped)
+
+
 def _directions(images: torch.Tensor, seed: int, tag: str, dim: int) -> torch.Tensor:
     rows = [torch.randn(dim, generator=item_generator(seed + i, tag, 0)) for i in range(images.shape[0])]
     direction = torch.stack(rows)
     return (direction / direction.norm(dim=1, keepdim=True)).to(images.device, images.dtype)
+
+
+def band_noise(shape: tuple[int, int], seed: int, band: tuple[float, float] = LOCAL_BAND) -> torch.Tensor:
+    """A seeded Gaussian noise field (H, W) with radial frequencies in ``band`` (cycles per image), RMS 1.
+
+    White noise is filtered by an ideal annulus in the Fourier domain and scaled to unit RMS.
+    """
+    h, w = shape
+    white = torch.randn(h, w, generator=item_generator(seed, "local-noise", 0), dtype=torch.float64)
+    fy = torch.fft.fftfreq(h, dtype=torch.float64)[:, None] * h
+    fx = torch.fft.rfftfreq(w, dtype=torch.float64)[None, :] * w
+    radius = torch.sqrt(fy**2 + fx**2)
+    keep = (radius >= band[0]) & (radius <= band[1])
+    field = torch.fft.irfft2(torch.fft.rfft2(white) * keep, s=(h, w))
+    return (field / field.square().mean().sqrt().clamp_min(1e-12)).float()
+
+
+def _local_parameters(images: torch.Tensor, seed: int) -> torch.Tensor:
+    """(B, 5 + H*W) per image: shift direction (2), colour direction (3), noise field (H*W)."""
+    h, w = images.shape[-2:]
+    noise = torch.stack([band_noise((h, w), seed + i).flatten() for i in range(images.shape[0])])
+    parts = [_directions(images, seed, "local-shift", 2), _directions(images, seed, "local-color", 3),
+             noise.to(images.device, images.dtype)]
+    return torch.cat(parts, dim=1)
 
 
 def shift(images: torch.Tensor, magnitude: torch.Tensor, seed: int = 0) -> torch.Tensor:
@@ -85,18 +124,54 @@ def _color(images: torch.Tensor, magnitude: torch.Tensor, u: torch.Tensor) -> to
     return y.clamp(0, 1)
 
 
-NUISANCES: dict[str, Nuisance] = {"shift": shift, "color": color}
-_KERNELS = {"shift": (_shift, 2), "color": (_color, 3)}  # (variant from directions, direction dimension)
+def local(images: torch.Tensor, magnitude: torch.Tensor, seed: int = 0) -> torch.Tensor:
+    """Layout-keeping nuisance of size ``magnitude[i]`` (see the module docstring): small shift and colour
+    change up to magnitude 1, band-limited noise of RMS ``0.1 (magnitude - 1)`` above.
+
+    Parameters
+    ----------
+    images
+        (B, C, H, W) in [0, 1].
+    magnitude
+        (B,) non-negative sizes (0 returns the image up to resampling rounding).
+    seed
+        Base seed: image ``i`` draws its directions and noise field from ``seed + i``.
+    """
+    return _local(images, magnitude, _local_parameters(images, seed))
+
+
+def _local(images: torch.Tensor, magnitude: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
+    b, _, h, w = images.shape
+    m = magnitude.to(images.device, images.dtype).reshape(b)
+    small = m.clamp(max=1.0)
+    y = _shift(images, small * LOCAL_SHIFT * w, params[:, :2])
+    y = _color(y, small * LOCAL_COLOR, params[:, 2:5])
+    noise = params[:, 5:].reshape(b, 1, h, w)
+    amplitude = ((m - 1).clamp_min(0) * LOCAL_NOISE).view(b, 1, 1, 1)
+    return (y + amplitude * noise).clamp(0, 1)
+
+
+def _parameters(name: str, images: torch.Tensor, seed: int) -> torch.Tensor:
+    """Per-image random parameters (B, P) of nuisance ``name`` (rows are indexed with the images)."""
+    if name == "local":
+        return _local_parameters(images, seed)
+    return _directions(images, seed, name, 2 if name == "shift" else 3)
+
+
+NUISANCES: dict[str, Nuisance] = {"local": local, "shift": shift, "color": color}
+_KERNELS = {"local": _local, "shift": _shift, "color": _color}  # variant from per-image parameters
 
 
 def max_magnitude(name: str, size: int) -> float:
-    """Largest magnitude searched when matching: half the image side for ``shift``, 1 for ``color``."""
-    return size / 2 if name == "shift" else 1.0
+    """Largest magnitude searched when matching: half the image side for ``shift``, 1 for ``color``,
+    :data:`LOCAL_MAX` for ``local``."""
+    return {"shift": size / 2, "color": 1.0}.get(name, LOCAL_MAX)
 
 
 def default_magnitude(name: str, size: int) -> float:
-    """Unmatched nuisance size: a 2% shift of the image side, or a colour jitter of 0.05."""
-    return 0.02 * size if name == "shift" else 0.05
+    """Unmatched nuisance size: a 2% shift of the image side, a colour jitter of 0.05, or ``local`` at 1
+    (both of those together, no noise)."""
+    return {"shift": 0.02 * size, "color": 0.05}.get(name, 1.0)
 
 
 def pixel_mse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -132,7 +207,7 @@ def matched_nuisance(
     Parameters
     ----------
     name
-        ``"shift"`` or ``"color"``.
+        ``"local"``, ``"shift"`` or ``"color"``.
     images
         (B, C, H, W) in [0, 1].
     target_mse
@@ -159,8 +234,8 @@ def matched_nuisance(
     b = images.shape[0]
     if target_mse.shape not in ((b,), (target_mse.shape[0], b)):
         raise ValueError(f"target_mse must be (B,) or (T, B) for B = {b} images, got {tuple(target_mse.shape)}")
-    kernel, dim = _KERNELS[name]
-    direction = _directions(images, seed, name, dim)
+    kernel = _KERNELS[name]
+    direction = _parameters(name, images, seed)
     # one row per (target, image) pair: row r is target r // B for image r % B
     target = target_mse.to(torch.float64).cpu().flatten()
     n = target.shape[0]

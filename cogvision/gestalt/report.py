@@ -19,7 +19,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import xarray as xr
 
-from cogvision.gestalt.scoring import PIXELS, summary, to_frame, trials_frame
+from cogvision.gestalt.scoring import NULL_PIXEL, NULL_STRUCTURE_BLIND, PIXELS, summary, to_frame, trials_frame
 
 
 def check_out_dir(out_dir: str | Path, overwrite: bool = False) -> Path:
@@ -33,20 +33,33 @@ def check_out_dir(out_dir: str | Path, overwrite: bool = False) -> Path:
     return out_dir
 
 
-def markdown_table(ds: xr.Dataset, k: float = 1.0) -> str:
-    """Accuracy [95% interval] per layer (rows) and distortion x grid (columns), at Top-K ``k``."""
+def markdown_table(ds: xr.Dataset, k: float = 1.0, measure: str = "accuracy") -> str:
+    """``measure`` (``accuracy`` or ``index``) [95% interval] per layer (rows) and distortion x grid
+    (columns) at Top-K ``k``, below two null rows (structure-blind observer, pixel observer)."""
+    mean, low, high = ("accuracy", "accuracy_low", "accuracy_high") if measure == "accuracy" else \
+        ("index_mean", "index_low", "index_high")
     cols = [(str(d), int(g)) for d in ds["distortion"].values for g in ds["strength"].values]
     head = "| layer | " + " | ".join(f"{d} {g}x{g}" for d, g in cols) + " |"
-    lines = [head, "|" + "---|" * (len(cols) + 1)]
+    lines = [head, "|" + "---|" * (len(cols) + 1),
+             "| null: structure-blind observer | " + " | ".join(f"{NULL_STRUCTURE_BLIND:.2f}" for _ in cols) + " |",
+             "| null: pixel observer (matched) | " + " | ".join(f"{NULL_PIXEL:.2f}" for _ in cols) + " |"]
     sel = ds.sel(k=k)
     for layer in ds["layer"].values:
         cells = []
         for d, g in cols:
             row = sel.sel(layer=layer, distortion=d, strength=g)
-            cells.append(f"{float(row['accuracy']):.2f} [{float(row['accuracy_low']):.2f}, "
-                         f"{float(row['accuracy_high']):.2f}]")
-        name = f"{layer} (baseline)" if layer == PIXELS else str(layer)
+            cells.append(f"{float(row[mean]):.2f} [{float(row[low]):.2f}, {float(row[high]):.2f}]")
+        name = "pixel observer (measured)" if layer == PIXELS else str(layer)
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def matching_table(info: dict) -> str:
+    """Nuisance matching per cell of a :func:`~cogvision.gestalt.scoring.summary`: matched share and shortfall."""
+    lines = ["| cell | matched (within 5%) | median MSE ratio | lowest MSE ratio |", "|---|---|---|---|"]
+    for row in info["matching"]:
+        lines.append(f"| {row['distortion']} {row['strength']}x{row['strength']} | {row['matched_fraction']:.2f} | "
+                     f"{row['median_ratio']:.3f} | {row['min_ratio']:.3f} |")
     return "\n".join(lines)
 
 
@@ -62,17 +75,29 @@ def topk_table(info: dict) -> str:
 def render_markdown(ds: xr.Dataset, info: dict, command: str, figures: dict[str, str]) -> str:
     """The Markdown report: command, settings, summary, accuracy table, Top-K table, figure links."""
     protocol = json.loads(ds.attrs["protocol"])
+    excluded = "; ".join(f"{c['distortion']} {c['strength']}x{c['strength']} ({c['reason']})"
+                         for c in info["excluded_cells"]) or "none"
     parts = [
         f"# DiSRT report: {info['model']}",
         f"Command:\n\n```\n{command}\n```",
-        f"Protocol: {json.dumps(protocol)}; {info['n_images']} images, {ds.sizes['layer'] - 1} layers; "
-        f"chance 1/3; trials per cell {ds.sizes['image']}.",
-        f"**Score** (readout layer `{info['readout_layer']}`, mean over distortions and grids, dense): "
-        f"{info['score']:.3f} [{info['score_low']:.3f}, {info['score_high']:.3f}]; graded index {info['index']:.3f}; "
-        f"best layer `{info['best_layer']}` {info['best_layer_score']:.3f}; pixel-space baseline "
-        f"{info['pixel_score']:.3f} (index {info['pixel_index']:.3f}).",
+        f"Protocol: {json.dumps(protocol)}; {info['n_images']} images x {info['trials_per_image']} trials per cell, "
+        f"{ds.sizes['layer'] - 1} layers. Nulls: structure-blind observer {NULL_STRUCTURE_BLIND:.2f} (index "
+        f"{NULL_STRUCTURE_BLIND:.2f}), pixel observer {NULL_PIXEL:.2f} (index {NULL_PIXEL:.2f}); a random guesser "
+        "would score 1/3.",
+        f"**Score** (readout layer `{info['readout_layer']}`, mean over the included cells, dense): "
+        f"{info['score']:.3f} [{info['score_low']:.3f}, {info['score_high']:.3f}]; graded index {info['index']:.3f} "
+        f"[{info['index_low']:.3f}, {info['index_high']:.3f}]; best layer `{info['best_layer']}` "
+        f"{info['best_layer_score']:.3f}; pixel observer {info['pixel_score']:.3f} (index {info['pixel_index']:.3f}). "
+        f"Every cell, degenerate ones included: {info['score_all_cells']:.3f}.",
+        f"Cells left out of the score: {excluded}." + (" Every cell is degenerate: the score uses them all."
+                                                       if info["all_cells_degenerate"] else ""),
+        f"Nuisance ({ds.attrs.get('nuisance', protocol.get('nuisance'))}) matched within 5% on "
+        f"{info['nuisance_matched_fraction']:.1%} of image x cell x trial triples:",
+        matching_table(info),
         "## Accuracy per layer, distortion and grid (dense; 95% bootstrap interval over images)",
         markdown_table(ds),
+        "## Graded index per layer, distortion and grid (dense)",
+        markdown_table(ds, measure="index"),
     ]
     if info["topk"]:
         parts += ["## Top-K sweep (mean over distortions and grids)",

@@ -11,11 +11,13 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import xarray as xr  # noqa: E402
 
-from cogvision.gestalt.scoring import CHANCE, PIXELS  # noqa: E402
+from cogvision.gestalt.scoring import NULL_PIXEL, NULL_STRUCTURE_BLIND, PIXELS  # noqa: E402
 
 
 def _reference_lines(ax, human: float | None) -> None:
-    ax.axhline(CHANCE, color="0.5", lw=1, ls=":", label="chance (1/3)")
+    ax.axhline(NULL_PIXEL, color="0.5", lw=1, ls=":", label=f"null: pixel observer ({NULL_PIXEL:g})")
+    ax.axhline(NULL_STRUCTURE_BLIND, color="0.2", lw=1, ls="-.",
+               label=f"null: structure-blind ({NULL_STRUCTURE_BLIND:g})")
     if human is not None and np.isfinite(human):
         ax.axhline(human, color="tab:red", lw=1, ls="--", label=f"human reference ({human:.2f})")
 

@@ -72,8 +72,8 @@ def test_cells_matched_together_get_the_nuisance_each_would_get_alone(images, ti
             for grid in protocol.grids:
                 crop = crop_to_grid(x, grid)
                 target = pixel_mse(distort(dist, crop, grid, 5), crop)
-                _, magnitude, mse = matched_nuisance("shift", crop, target, 5)
-                cell = dict(distortion=dist, strength=grid)
+                _, magnitude, mse = matched_nuisance("local", crop, target, 5)
+                cell = dict(distortion=dist, strength=grid, trial=0)
                 assert np.array_equal(ds["nuisance_magnitude"].sel(cell).values, magnitude.numpy())
                 assert np.array_equal(ds["mse_nuisance"].sel(cell).values, mse.numpy())
     finally:
@@ -95,11 +95,11 @@ def test_dataset_layout_and_topk_sweep(images, tiny_cnn):
     ds = run_disrt(tiny_cnn, images[0], DisrtProtocol(grids=(2, 4), n_boot=50, human=0.9, match=False),
                    layers=["features.1", "features.3"], topk=(0.5, 0.1), topk_layers=["features.1"],
                    image_names=names)
-    assert dict(ds.sizes) == {"layer": 3, "distortion": 2, "strength": 2, "k": 3, "image": 4}
+    assert dict(ds.sizes) == {"layer": 3, "distortion": 2, "strength": 2, "k": 3, "image": 4, "trial": 3}
     assert list(ds["layer"].values) == [PIXELS, "features.1", "features.3"]
     assert list(ds["k"].values) == [1.0, 0.5, 0.1]
     assert list(ds["image"].values) == names
-    assert int(ds["n_trials"].min()) == 4
+    assert int(ds["n_trials"].min()) == 12
     assert bool(((ds["accuracy_low"] <= ds["accuracy"]) & (ds["accuracy"] <= ds["accuracy_high"])).all())
     dense = run_disrt(tiny_cnn, images[0], DisrtProtocol(grids=(2, 4), n_boot=50, match=False),
                       layers=["features.1", "features.3"])
