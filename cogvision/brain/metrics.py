@@ -218,3 +218,126 @@ def check_responses(responses, n_samples: int | None = None, name: str = "respon
         raise ValueError(f"{name} has {flat.size} zero-variance targets (first: {flat[:5].tolist()}); "
                          "remove them (e.g. voxels outside the brain) before fitting")
     return y
+
+
+def _check_repeats(repeats, name: str = "repeats") -> np.ndarray:
+    """(n_repeats, n_stimuli, n_targets) float64 with NaN padding; every stimulus needs >= 2 repeats."""
+    repeats = np.asarray(repeats, dtype=np.float64)
+    if repeats.ndim != 3 or repeats.shape[0] < 2:
+        raise ValueError(f"{name} has shape {repeats.shape}; expected (n_repeats >= 2, n_stimuli, n_targets), "
+                         "NaN-padded where a stimulus has fewer repeats")
+    if np.isinf(repeats).any():
+        raise ValueError(f"{name} holds Inf; only NaN (padding for missing repeats) is allowed")
+    counts = np.isfinite(repeats).sum(0)
+    if counts.min() < 2:
+        where = np.argwhere(counts < 2)[0]
+        raise ValueError(f"{name}: stimulus {where[0]} of target {where[1]} has {counts.min()} repeat(s); "
+                         "noise estimates need at least 2 per stimulus")
+    return repeats
+
+
+def trial_variance(repeats) -> tuple[np.ndarray, np.ndarray]:
+    """Trial-to-trial (noise) variance of each target and the number of repeats of each stimulus.
+
+    The noise variance is pooled over stimuli: the sum of squared deviations from each stimulus' own
+    mean over the pooled degrees of freedom, ``sum_j sum_k (y_jk - ybar_j)^2 / sum_j (n_j - 1)``
+    (with equal repeats, the mean over stimuli of the unbiased per-stimulus variances).
+
+    Parameters
+    ----------
+    repeats : ndarray of shape (n_repeats, n_stimuli, n_targets)
+        NaN-padded when stimuli have unequal numbers of repeats (at least 2 each).
+
+    Returns
+    -------
+    sigma2 : ndarray of shape (n_targets,)
+    n_repeats : ndarray of shape (n_stimuli, n_targets)
+    """
+    repeats = _check_repeats(repeats)
+    n = np.isfinite(repeats).sum(0)
+    dev = repeats - np.nanmean(repeats, 0, keepdims=True)
+    sigma2 = np.nansum(dev ** 2, axis=(0, 1)) / (n - 1).sum(0)
+    return sigma2, n
+
+
+def split_half_reliability(repeats, n_splits: int = 50, seed: int = 0) -> np.ndarray:
+    """Split-half reliability of each target's repeat-averaged response, Spearman-Brown corrected.
+
+    For each of ``n_splits`` random splits, each stimulus' available repeats are shuffled and cut in
+    two halves; the two half means are correlated over stimuli (Pearson, per target) and stepped up
+    to the full number of repeats by Spearman-Brown, ``2 r / (1 + r)``. The mean over splits is
+    returned. For a neuron with signal variance ``s2`` and noise variance ``v`` over ``n`` repeats
+    it estimates ``s2 / (s2 + v / n)``, the squared correlation of the repeat mean with the
+    expected response (the ceiling of any model's r^2).
+
+    Parameters
+    ----------
+    repeats : ndarray of shape (n_repeats, n_stimuli, n_targets)
+        NaN-padded for unequal repeats (at least 2 per stimulus).
+    n_splits : int
+        Random splits averaged.
+    seed : int
+        Seed of the splits.
+
+    Returns
+    -------
+    ndarray of shape (n_targets,)
+    """
+    repeats = _check_repeats(repeats)
+    rng = np.random.default_rng(seed)
+    finite = np.isfinite(repeats)
+    n = finite.sum(0)
+    values = np.nan_to_num(repeats)
+    out = np.zeros(repeats.shape[2])
+    for _ in range(n_splits):
+        # a random rank per repeat; the valid repeats get ranks 0..n_j-1, the first half is rank < n_j // 2
+        keys = np.where(finite, rng.random(repeats.shape), np.inf)
+        rank = keys.argsort(0).argsort(0)
+        first = finite & (rank < (n // 2)[None])
+        second = finite & ~first
+        a = (values * first).sum(0) / first.sum(0)
+        b = (values * second).sum(0) / second.sum(0)
+        r = pearson_r(a, b)
+        out += 2 * r / (1 + r)
+    return out / n_splits
+
+
+def r2_er(prediction, repeats) -> np.ndarray:
+    """Noise-corrected R^2 of a model prediction, r^2_ER (Pospisil & Bair 2021), per target.
+
+    Estimates the squared correlation between the prediction and the *expected* response (the mean
+    over infinitely many repeats) from a finite, noisy number of repeats. With ``x`` the centred
+    prediction, ``ybar`` the centred repeat mean of each stimulus, ``sigma2`` the pooled
+    trial-to-trial variance and ``n_j`` the repeats of stimulus ``j``::
+
+        r2_ER = [(x . ybar)^2 - sigma2 * sum_j x_j^2 / n_j]
+                / [|x|^2 * (|ybar|^2 - sigma2 * (1 - 1/m) * sum_j 1/n_j)]
+
+    which with equal repeats ``n`` is the paper's
+    ``[(x.y)^2 - sigma2/n |x|^2] / [|x|^2 (|y|^2 - (m-1) sigma2/n)]``. Unbiased in numerator and
+    denominator separately, so single neurons can give values below 0 or above 1 (not clipped).
+
+    Parameters
+    ----------
+    prediction : ndarray of shape (n_stimuli, n_targets)
+    repeats : ndarray of shape (n_repeats, n_stimuli, n_targets)
+        NaN-padded where stimuli have fewer repeats (at least 2 each).
+
+    Returns
+    -------
+    ndarray of shape (n_targets,)
+        NaN for a target whose estimated signal variance is not positive.
+    """
+    sigma2, n = trial_variance(repeats)
+    x = np.asarray(prediction, dtype=np.float64)
+    if x.shape != n.shape:
+        raise ValueError(f"prediction has shape {x.shape} but the repeats give (n_stimuli, n_targets) = {n.shape}")
+    m = x.shape[0]
+    x = x - x.mean(0)
+    y = np.nanmean(repeats, 0)
+    y = y - y.mean(0)
+    xy2 = (x * y).sum(0) ** 2 - sigma2 * (x ** 2 / n).sum(0)
+    y2 = (y ** 2).sum(0) - sigma2 * (1 - 1 / m) * (1 / n).sum(0)
+    den = (x ** 2).sum(0) * y2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(den > 0, xy2 / np.where(den > 0, den, 1), np.nan)

@@ -1,0 +1,288 @@
+"""Representational similarity analysis: RDMs from features, comparisons, noise ceilings, bootstrap.
+
+Conventions follow rsatoolbox (Nili et al. 2014), and the values are tested equal to it
+(``tests/brain/test_rsa.py``):
+
+- ``"correlation"`` distance ``1 - r`` between stimulus patterns; ``"cosine"`` ``1 - cos``;
+  ``"euclidean"`` the *squared* Euclidean distance divided by the number of features (rsatoolbox's
+  ``calc_rdm(method="euclidean")``).
+- RDMs are compared over the upper triangle (diagonal excluded) by Kendall's tau_a, Spearman's rho or
+  Pearson's r.
+- The noise-ceiling band of several subjects' RDMs: lower bound = mean over subjects of the
+  comparison of each subject with the pooled RDM of the others; upper bound = with the pooled RDM of
+  all. For rank-based comparisons the RDMs are rank-transformed before pooling; for Pearson they are
+  z-scored (rsatoolbox's ``pool_rdm``).
+- Bootstrap over stimuli: stimuli are drawn with replacement, pairs of a stimulus with itself dropped.
+
+RDMs are computed with torch in row blocks (any device, float64 by default), so thousands of stimuli
+fit in bounded memory. Kendall's tau_a uses scipy's O(n log n) tau-b count and converts it with the
+tie counts: ``tau_a = tau_b * sqrt((n0 - n1)(n0 - n2)) / n0``.
+
+Examples
+--------
+>>> import numpy as np
+>>> from cogvision.brain.rsa import compute_rdm, compare_rdms
+>>> x = np.random.default_rng(0).normal(size=(6, 20))
+>>> rdm = compute_rdm(x, "correlation")
+>>> rdm.shape
+(6, 6)
+>>> float(compare_rdms(rdm, rdm, "tau_a")[0, 0])
+1.0
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from scipy import stats
+
+from cogvision.device import resolve_device
+
+METRICS = ("correlation", "cosine", "euclidean")
+METHODS = ("tau_a", "spearman", "pearson")
+
+
+def compute_rdm(features, metric: str = "correlation", *, device: str = "cpu", batch_size: int = 2048,
+                dtype: torch.dtype = torch.float64) -> np.ndarray:
+    """Representational dissimilarity matrix of stimulus patterns.
+
+    Parameters
+    ----------
+    features : array-like or torch.Tensor of shape (n_stimuli, ...)
+        One pattern per stimulus; trailing axes are flattened.
+    metric : {"correlation", "cosine", "euclidean"}
+        See the module docstring (``euclidean`` is squared and divided by the number of features).
+    device : str
+        ``"auto"``, ``"cpu"``, ``"cuda"``...; the products run there.
+    batch_size : int
+        Rows of the RDM computed at once.
+    dtype : torch.dtype
+        Precision of the computation.
+
+    Returns
+    -------
+    ndarray of shape (n_stimuli, n_stimuli)
+        Symmetric, float64, zero diagonal.
+    """
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+    dev = resolve_device(device)
+    x = features if isinstance(features, torch.Tensor) else torch.from_numpy(np.asarray(features))
+    if x.ndim < 2 or x.shape[0] < 2:
+        raise ValueError(f"features have shape {tuple(x.shape)}; expected (n_stimuli >= 2, n_features...)")
+    x = x.reshape(x.shape[0], -1).to(device=dev, dtype=dtype)
+    if not torch.isfinite(x).all():
+        raise ValueError("features hold NaN or Inf; an RDM needs finite patterns")
+    if metric == "correlation":
+        x = x - x.mean(1, keepdim=True)
+    if metric in ("correlation", "cosine"):
+        norm = x.norm(dim=1, keepdim=True)
+        if (norm == 0).any():
+            bad = torch.nonzero(norm[:, 0] == 0)[:5, 0].tolist()
+            raise ValueError(f"stimuli {bad} have constant (or zero) patterns; {metric} distance is undefined")
+        x = x / norm
+    sq = (x * x).sum(1)
+    out = torch.empty(x.shape[0], x.shape[0], dtype=dtype, device=dev)
+    for start in range(0, x.shape[0], batch_size):
+        block = x[start:start + batch_size]
+        gram = block @ x.T
+        if metric == "euclidean":
+            out[start:start + len(block)] = (sq[start:start + len(block), None] + sq[None] - 2 * gram) / x.shape[1]
+        else:
+            out[start:start + len(block)] = 1 - gram
+    rdm = out.cpu().numpy().astype(np.float64)
+    rdm = (rdm + rdm.T) / 2
+    np.fill_diagonal(rdm, 0.0)
+    return rdm
+
+
+def upper(rdms) -> np.ndarray:
+    """Upper-triangle vectors (diagonal excluded, row-major as scipy's ``squareform``) of (..., n, n) RDMs.
+
+    Returns
+    -------
+    ndarray of shape (..., n * (n - 1) / 2)
+    """
+    rdms = np.asarray(rdms, dtype=np.float64)
+    if rdms.ndim < 2 or rdms.shape[-1] != rdms.shape[-2]:
+        raise ValueError(f"RDMs have shape {rdms.shape}; expected (..., n_stimuli, n_stimuli)")
+    i, j = np.triu_indices(rdms.shape[-1], k=1)
+    return rdms[..., i, j]
+
+
+def _tie_pairs(values: np.ndarray) -> int:
+    _, counts = np.unique(values, return_counts=True)
+    return int((counts * (counts - 1) // 2).sum())
+
+
+def kendall_tau_a(x, y) -> float:
+    """Kendall's tau_a of two vectors: (concordant - discordant) pairs over all n (n - 1) / 2 pairs.
+
+    Ties count as neither concordant nor discordant but stay in the denominator (unlike tau_b).
+
+    Parameters
+    ----------
+    x, y : array-like of shape (n,)
+
+    Returns
+    -------
+    float
+        In [-1, 1]; 0 when either vector is constant.
+    """
+    x = np.asarray(x, dtype=np.float64).ravel()
+    y = np.asarray(y, dtype=np.float64).ravel()
+    if x.shape != y.shape or x.size < 2:
+        raise ValueError(f"tau_a needs two vectors of the same length >= 2, got {x.shape} and {y.shape}")
+    n0 = x.size * (x.size - 1) // 2
+    n1, n2 = _tie_pairs(x), _tie_pairs(y)
+    if n1 == n0 or n2 == n0:
+        return 0.0
+    tau_b = stats.kendalltau(x, y, variant="b").statistic
+    return float(np.clip(tau_b * np.sqrt(float(n0 - n1) * float(n0 - n2)) / n0, -1.0, 1.0))
+
+
+def _as_vectors(rdms, name: str) -> np.ndarray:
+    array = np.asarray(rdms, dtype=np.float64)
+    if array.ndim >= 2 and array.shape[-1] == array.shape[-2] and array.shape[-1] > 1 and (
+            array.ndim == 3 or (array.ndim == 2 and np.allclose(array, array.T))):
+        array = upper(array)
+    array = np.atleast_2d(array)
+    if array.ndim != 2:
+        raise ValueError(f"{name} has shape {np.shape(rdms)}; expected RDMs (n_rdms, n, n), one RDM (n, n) or "
+                         "upper-triangle vectors (n_rdms, n_pairs)")
+    if not np.isfinite(array).all():
+        raise ValueError(f"{name} holds NaN or Inf")
+    return array
+
+
+def compare_vectors(a: np.ndarray, b: np.ndarray, method: str = "tau_a") -> np.ndarray:
+    """Compare every row of ``a`` (n_a, n_pairs) with every row of ``b`` (n_b, n_pairs).
+
+    Returns
+    -------
+    ndarray of shape (n_a, n_b)
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f"RDM vectors have {a.shape[1]} and {b.shape[1]} pairs; the RDMs must be of the same "
+                         "stimuli (same size)")
+    if method == "tau_a":
+        return np.array([[kendall_tau_a(u, v) for v in b] for u in a])
+    if method == "spearman":
+        a, b = stats.rankdata(a, axis=1), stats.rankdata(b, axis=1)
+    za = a - a.mean(1, keepdims=True)
+    zb = b - b.mean(1, keepdims=True)
+    za = za / np.maximum(np.linalg.norm(za, axis=1, keepdims=True), np.finfo(float).tiny)
+    zb = zb / np.maximum(np.linalg.norm(zb, axis=1, keepdims=True), np.finfo(float).tiny)
+    return za @ zb.T
+
+
+def compare_rdms(model, reference, method: str = "tau_a") -> np.ndarray:
+    """Compare model RDMs with reference RDMs over the upper triangle.
+
+    Parameters
+    ----------
+    model, reference : array-like
+        (n_rdms, n, n), one (n, n) RDM, or upper-triangle vectors (n_rdms, n_pairs); both of the
+        same stimuli.
+    method : {"tau_a", "spearman", "pearson"}
+
+    Returns
+    -------
+    ndarray of shape (n_model, n_reference)
+    """
+    return compare_vectors(_as_vectors(model, "model RDM"), _as_vectors(reference, "reference RDM"), method)
+
+
+def pool_vectors(vectors: np.ndarray, method: str) -> np.ndarray:
+    """Pool RDM vectors (n_rdms, n_pairs) into the one best suited to ``method`` (rsatoolbox's ``pool_rdm``).
+
+    Rank-based methods average the ranks; Pearson averages z-scored vectors.
+    """
+    if method in ("tau_a", "spearman"):
+        return stats.rankdata(vectors, axis=1).mean(0)
+    z = (vectors - vectors.mean(1, keepdims=True)) / vectors.std(1, keepdims=True)
+    return z.mean(0)
+
+
+def noise_ceiling(reference, method: str = "tau_a") -> tuple[float, float]:
+    """Noise-ceiling band (lower, upper) of several subjects' RDMs (Nili et al. 2014).
+
+    Parameters
+    ----------
+    reference : array-like
+        (n_subjects >= 2, n, n) RDMs or (n_subjects, n_pairs) vectors.
+    method : {"tau_a", "spearman", "pearson"}
+
+    Returns
+    -------
+    (float, float)
+        Lower bound (each subject against the pooled others), upper bound (against the pooled all).
+    """
+    vectors = _as_vectors(reference, "reference RDMs")
+    if len(vectors) < 2:
+        raise ValueError(f"a noise ceiling needs RDMs of at least 2 subjects, got {len(vectors)}")
+    pooled_all = pool_vectors(vectors, method)[None]
+    low, high = [], []
+    for s in range(len(vectors)):
+        others = pool_vectors(np.delete(vectors, s, 0), method)[None]
+        low.append(compare_vectors(others, vectors[s:s + 1], method)[0, 0])
+        high.append(compare_vectors(pooled_all, vectors[s:s + 1], method)[0, 0])
+    return float(np.mean(low)), float(np.mean(high))
+
+
+def bootstrap_pairs(n_stimuli: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """One bootstrap sample of stimuli: the (i, j) stimulus indices of its pairs, self-pairs dropped."""
+    idx = rng.integers(0, n_stimuli, n_stimuli)
+    a, b = np.triu_indices(n_stimuli, k=1)
+    i, j = idx[a], idx[b]
+    keep = i != j
+    return i[keep], j[keep]
+
+
+def bootstrap_compare(model, reference, method: str = "tau_a", n_boot: int = 1000, seed: int = 0,
+                      ceiling: bool = True) -> dict[str, np.ndarray]:
+    """Bootstrap over stimuli of the model-reference comparison (mean over reference RDMs) and the ceiling.
+
+    Parameters
+    ----------
+    model : array-like of shape (n_models, n, n)
+    reference : array-like of shape (n_subjects, n, n)
+    method : {"tau_a", "spearman", "pearson"}
+    n_boot : int
+        Bootstrap samples.
+    seed : int
+    ceiling : bool
+        Also bootstrap the noise-ceiling band (needs >= 2 reference RDMs).
+
+    Returns
+    -------
+    dict
+        ``score`` (n_boot, n_models): mean over references per sample; ``ceiling_low``,
+        ``ceiling_high`` (n_boot,) when ``ceiling`` (NaN with one reference RDM).
+    """
+    model = np.asarray(model, dtype=np.float64)
+    reference = np.asarray(reference, dtype=np.float64)
+    if model.ndim == 2:
+        model = model[None]
+    if reference.ndim == 2:
+        reference = reference[None]
+    for name, array in (("model RDMs", model), ("reference RDMs", reference)):
+        if array.ndim != 3 or array.shape[1] != array.shape[2]:
+            raise ValueError(f"{name} have shape {array.shape}; expected (n_rdms, n, n)")
+    if model.shape[1] != reference.shape[1]:
+        raise ValueError(f"model RDMs are {model.shape[1]} x {model.shape[1]} but reference RDMs are "
+                         f"{reference.shape[1]} x {reference.shape[1]}; they must be of the same stimuli")
+    rng = np.random.default_rng(seed)
+    n = model.shape[1]
+    scores = np.empty((n_boot, len(model)))
+    low = np.full(n_boot, np.nan)
+    high = np.full(n_boot, np.nan)
+    for k in range(n_boot):
+        i, j = bootstrap_pairs(n, rng)
+        ref = reference[:, i, j]
+        scores[k] = compare_vectors(model[:, i, j], ref, method).mean(1)
+        if ceiling and len(reference) >= 2:
+            low[k], high[k] = noise_ceiling(ref, method)
+    return {"score": scores, "ceiling_low": low, "ceiling_high": high}
