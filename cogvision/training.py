@@ -19,6 +19,7 @@ Example
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
 import time
@@ -48,9 +49,12 @@ def seed_everything(seed: int) -> None:
 
 
 def to_device(batch: Any, device: torch.device) -> Any:
-    """Move every tensor inside a (nested) tuple/list/dict batch to ``device``."""
+    """Move every tensor inside a (nested) tuple/list/dict batch to ``device``; a dataclass batch moves itself
+    (its ``to(device)``)."""
     if isinstance(batch, torch.Tensor):
         return batch.to(device, non_blocking=True)
+    if dataclasses.is_dataclass(batch) and hasattr(batch, "to"):
+        return batch.to(device)
     if isinstance(batch, dict):
         return {key: to_device(value, device) for key, value in batch.items()}
     if isinstance(batch, (list, tuple)):

@@ -43,6 +43,15 @@ class Scene:
         Image the scene shows; splits never put one image in two parts.
     image
         Optional RGB image, shape ``(height, width, 3)``, uint8; enables the crop CNN in OAT.
+    features
+        Optional appearance features of each object, shape ``(n_objects, F)`` (e.g. a CNN's feature map pooled
+        over each object); with ``target_features`` ``(F,)`` (the search template's), OAT's ``"features"``
+        appearance.
+    target_features
+        Optional appearance features of the search target, shape ``(F,)``.
+    target_objects
+        Objects on which a fixation counts as finding the target (default: ``(target,)``); a target larger
+        than one grid cell covers several.
     """
 
     trial: str
@@ -56,6 +65,9 @@ class Scene:
     target_label: str
     image_id: str
     image: np.ndarray | None = field(default=None, repr=False, compare=False)
+    features: np.ndarray | None = field(default=None, repr=False, compare=False)
+    target_features: np.ndarray | None = field(default=None, repr=False, compare=False)
+    target_objects: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         boxes = np.asarray(self.boxes, dtype=float).reshape(-1, 4)
@@ -81,6 +93,19 @@ class Scene:
         if self.image is not None and np.asarray(self.image).shape[:2] != (int(self.height), int(self.width)):
             raise ValueError(f"{where}: image shape {np.asarray(self.image).shape} does not match "
                              f"{int(self.height)}x{int(self.width)}")
+        if (self.features is None) != (self.target_features is None):
+            raise ValueError(f"{where}: give both features and target_features, or neither")
+        if self.features is not None:
+            feats, tfeat = np.asarray(self.features), np.asarray(self.target_features)
+            if feats.ndim != 2 or len(feats) != n or tfeat.shape != feats.shape[1:]:
+                raise ValueError(f"{where}: features must be (n_objects={n}, F) and target_features (F,), got "
+                                 f"{feats.shape} and {tfeat.shape}")
+            if not (np.isfinite(feats).all() and np.isfinite(tfeat).all()):
+                raise ValueError(f"{where}: features hold NaN or infinite values")
+        found = (int(self.target),) if self.target_objects is None else tuple(int(k) for k in self.target_objects)
+        if self.target >= 0 and (not found or min(found) < 0 or max(found) >= n):
+            raise ValueError(f"{where}: target_objects must be object indices in 0..{n - 1}, got {found}")
+        object.__setattr__(self, "target_objects", found if self.target >= 0 else ())
 
     @property
     def n_objects(self) -> int:
