@@ -146,3 +146,76 @@ def as_matrix(features) -> np.ndarray:
     if array.ndim < 2:
         raise ValueError(f"features have shape {array.shape}; expected at least (n_stimuli, n_features)")
     return array.reshape(array.shape[0], -1)
+
+
+def pooled_layer_features(
+    spec: str,
+    images: torch.Tensor,
+    layers: list[str],
+    cache_dir: str | os.PathLike | None = None,
+    *,
+    weights: str | None = None,
+    pool: int = 4,
+    size: int = 224,
+    seed: int = 0,
+    batch_size: int = 32,
+    device: str = "auto",
+) -> dict[str, np.ndarray]:
+    """Features of several layers from one pass, each adaptive-average-pooled to ``pool x pool``, cached.
+
+    The whole image is resized to ``size x size`` (no crop) and normalised by the model's
+    preprocessing, so small stimuli (e.g. 112 x 112 V4 images) keep their borders.
+
+    Parameters
+    ----------
+    spec, weights
+        Model spec and local weights (``weights=None``: the spec's initialisation, seeded by ``seed``).
+    images
+        (n_stimuli, 3, H, W) in [0, 1].
+    layers
+        Module names of conv maps (C, h, w) or token sequences laid on a square grid.
+    cache_dir
+        Folder of the ``.npz`` cache keyed by model, weights, layers, pool, size, seed and images.
+    pool, size, seed, batch_size, device
+        Extraction settings.
+
+    Returns
+    -------
+    dict of str to ndarray of shape (n_stimuli, C, pool, pool)
+        float32, in the order of ``layers``.
+    """
+    from cogvision.models.probe import FeatureRecorder
+
+    record = {**_record(spec, ",".join(layers), weights, seed, images), "pool": int(pool), "size": int(size)}
+    path = cache_path(cache_dir, record).with_suffix(".npz") if cache_dir is not None else None
+    if path is not None and path.exists():
+        with np.load(path) as saved:
+            if all(f"layer:{name}" in saved.files for name in layers):
+                return {name: saved[f"layer:{name}"] for name in layers}
+    torch.manual_seed(seed)
+    model = load_model(spec, weights=weights, device=device)
+    prep = preprocessing_for(model)
+    dev = next(model.parameters()).device
+    chunks: dict[str, list[np.ndarray]] = {name: [] for name in layers}
+    with torch.no_grad(), FeatureRecorder(model, layers) as recorder:
+        for start in range(0, len(images), batch_size):
+            batch = torch.nn.functional.interpolate(images[start:start + batch_size].float(), size=(size, size),
+                                                    mode="bilinear", align_corners=False, antialias=True)
+            model(prep.normalize(batch.clamp(0, 1)).to(dev))
+            for name in layers:
+                out = recorder.outputs[name]
+                if out.ndim == 3:  # tokens (B, L, C): drop extra tokens, lay the patches on their grid
+                    side = int(np.sqrt(out.shape[1]))
+                    out = out[:, out.shape[1] - side * side:].transpose(1, 2).reshape(len(out), -1, side, side)
+                if out.ndim != 4:
+                    raise ValueError(f"layer {name!r} of {spec} gives output of shape {tuple(out.shape)}; "
+                                     "expected a conv map (B, C, h, w) or tokens (B, L, C)")
+                pooled = torch.nn.functional.adaptive_avg_pool2d(out.float(), pool)
+                chunks[name].append(pooled.cpu().numpy().astype(np.float32))
+    result = {name: np.concatenate(chunks[name]) for name in layers}
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.npz")
+        np.savez(tmp, **{f"layer:{name}": value for name, value in result.items()})
+        os.replace(tmp, path)
+    return result

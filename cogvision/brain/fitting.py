@@ -93,12 +93,18 @@ def load_config(config: str | os.PathLike | dict) -> dict:
         base = Path(".")
     config = dict(config)
     config.setdefault("base_dir", str(base))
-    known = {"data", "stimuli", "features", "responses", "groups", "encoder", "cv", "seed", "base_dir", "device"}
+    known = {"data", "stimuli", "features", "responses", "groups", "encoder", "cv", "seed", "base_dir", "device",
+             "model", "encoders", "cache_dir"}
     unknown = set(config) - known
     if unknown:
         raise ValueError(f"config has unknown section(s) {sorted(unknown)}; expected some of {sorted(known)}")
     encoder = config.get("encoder") or {}
-    if encoder.get("type") not in ENCODERS:
+    if "model" in config:  # a layer sweep on recorded neurons (cogvision.brain.layer_sweep)
+        from cogvision.brain.layer_sweep import check_sweep_config, resolve_paths
+
+        resolve_paths(config, lambda value: str(_path(config, value)))
+        check_sweep_config(config)
+    elif encoder.get("type") not in ENCODERS:
         raise ValueError(f"config encoder.type must be one of {ENCODERS}, got {encoder.get('type')!r}")
     cv = config.setdefault("cv", {"scheme": "kfold", "n_splits": 5})
     if cv.get("scheme") not in SCHEMES:
@@ -345,6 +351,11 @@ def run_fit(config: str | os.PathLike | dict, out_dir: str | os.PathLike, *, ove
     config = load_config(config)
     out_dir = Path(out_dir)
     device = device or config.get("device", "auto")
+    if "model" in config:
+        from cogvision.brain.layer_sweep import run_layer_sweep
+
+        return run_layer_sweep(config, out_dir, overwrite=overwrite, resume=resume, dask=dask, device=device,
+                               progress=progress)
     _prepare_out(out_dir, config, overwrite, resume)
     data = load_data(config, out_dir / "cache", device)
     splits = outer_splits(config, len(data.responses), data.groups)
