@@ -9,7 +9,7 @@ A config (YAML or dict) names where the data come from, the encoder and the cros
     features: {model: SPEC, layer: NAME, weights: null}  # or {file: X.npy | X.nc}
     responses: {nifti: bold.nii.gz, mask: mask.nii.gz}   # or {npy: Y.npy, roi_labels: rois.txt, rois: [..]}
     groups: runs.npy             # optional: run/session of each sample (for cv scheme logo)
-    encoder: {type: ridge, alphas: [1, 10, 100], inner_cv: logo}  # ridge | factorized | transformer
+    encoder: {type: ridge, alphas: [1, 10, 100], inner_cv: logo}  # ridge | factorized | transformer | banded
     cv: {scheme: logo}           # kfold (n_splits) | logo | split (test_fraction)
     seed: 0
 
@@ -45,7 +45,7 @@ from cogvision.brain.metrics import check_responses, pearson_r, r2_per_target, r
 from cogvision.brain.ridge import RidgeCV, make_splits
 from cogvision.brain.transformer import TransformerBrainEncoder
 
-ENCODERS = ("ridge", "factorized", "transformer")
+ENCODERS = ("ridge", "factorized", "transformer", "banded")
 SCHEMES = ("kfold", "logo", "split")
 DONE = "summary.json"
 
@@ -356,6 +356,10 @@ def run_fit(config: str | os.PathLike | dict, out_dir: str | os.PathLike, *, ove
 
         return run_layer_sweep(config, out_dir, overwrite=overwrite, resume=resume, dask=dask, device=device,
                                progress=progress)
+    if isinstance(config.get("features"), list) or config["encoder"]["type"] == "banded":
+        from cogvision.brain.banded_fit import run_banded_fit  # several feature spaces: banded ridge
+
+        return run_banded_fit(config, out_dir, overwrite=overwrite, resume=resume, device=device, progress=progress)
     _prepare_out(out_dir, config, overwrite, resume)
     data = load_data(config, out_dir / "cache", device)
     splits = outer_splits(config, len(data.responses), data.groups)

@@ -47,20 +47,58 @@ from cogvision.brain.ridge import DEFAULT_ALPHAS, make_splits
 CORRECTIONS = ("clip", "none")
 
 
-def heldout_r2(X: np.ndarray, Y: np.ndarray, bands: list[np.ndarray], splits, groups=None,
-               **params) -> np.ndarray:
-    """Held-out R^2 (n_targets,) of a :class:`BandedRidgeCV` on ``bands`` from its out-of-fold predictions.
+def model_subsets(n_bands: int) -> dict[str, list[int]]:
+    """The band subsets a partition needs: ``joint`` (all bands), ``single/b`` and, for three or more
+    bands, ``without/b`` (all bands but ``b``; with two bands it is the other band's ``single``)."""
+    subsets = {"joint": list(range(n_bands))}
+    subsets.update({f"single/{b}": [b] for b in range(n_bands)})
+    if n_bands > 2:
+        subsets.update({f"without/{b}": [c for c in range(n_bands) if c != b] for b in range(n_bands)})
+    return subsets
 
-    Only the columns of ``bands`` are used; ``params`` go to the estimator (``cv`` there is the inner CV).
-    """
+
+def subset_predictions(X: np.ndarray, Y: np.ndarray, bands: list[np.ndarray], train: np.ndarray,
+                       test: np.ndarray, groups=None, **params) -> BandedRidgeCV:
+    """A :class:`BandedRidgeCV` fitted on the rows ``train`` and the columns of ``bands`` only, and its
+    predictions (n_test, n_targets) of the rows ``test``; ``params`` go to the estimator."""
     cols = np.concatenate(bands)
     local = np.split(np.arange(len(cols)), np.cumsum([len(b) for b in bands])[:-1])
-    predictions = np.zeros_like(Y, dtype=np.float64)
-    for train, test in splits:
-        model = BandedRidgeCV(bands=local, **params)
-        model.fit(X[train][:, cols], Y[train], groups=None if groups is None else np.asarray(groups)[train])
-        predictions[test] = model.predict(X[test][:, cols]).reshape(len(test), -1)
-    return r2_per_target(Y, predictions)
+    model = BandedRidgeCV(bands=local, **params)
+    model.fit(X[train][:, cols], Y[train], groups=None if groups is None else np.asarray(groups)[train])
+    return model, model.predict(X[test][:, cols]).reshape(len(test), -1)
+
+
+def partition_r2(r2: dict[str, np.ndarray], band_names: Sequence[str], correction: str = "clip") -> xr.Dataset:
+    """Unique and shared variance from the held-out R^2 (n_targets,) of each model of :func:`model_subsets`.
+
+    See the module description for the definitions and the corrections of negative estimates.
+    """
+    if correction not in CORRECTIONS:
+        raise ValueError(f"correction must be one of {CORRECTIONS}, got {correction!r}")
+    k = len(band_names)
+    raw_joint = joint = np.asarray(r2["joint"], dtype=np.float64)
+    single = np.stack([r2[f"single/{b}"] for b in range(k)])
+    without = single[::-1].copy() if k == 2 else np.stack([r2[f"without/{b}"] for b in range(k)])
+    if correction == "clip":
+        joint, single, without = (np.maximum(a, 0) for a in (joint, single, without))
+    unique = joint[None] - without
+    n_clipped_unique = int((unique < 0).sum())
+    if correction == "clip":
+        unique = np.maximum(unique, 0)
+    shared = joint - unique.sum(0)
+    n_clipped_shared = int((shared < 0).sum())
+    if correction == "clip":
+        shared = np.maximum(shared, 0)
+    return xr.Dataset(
+        {"unique": (("band", "target"), unique), "shared": ("target", shared), "joint": ("target", joint),
+         "single": (("band", "target"), single), "without": (("band", "target"), without),
+         "joint_raw": ("target", raw_joint)},
+        coords={"band": [str(n) for n in band_names], "target": np.arange(len(joint))},
+        attrs={"correction": correction, "n_clipped_unique": n_clipped_unique,
+               "n_clipped_shared": n_clipped_shared,
+               "description": "held-out R^2 from out-of-fold predictions; unique = R2(all) - R2(all but band), "
+                              "shared = R2(all) - sum of unique"},
+    )
 
 
 def variance_partition(
@@ -127,34 +165,11 @@ def variance_partition(
     splits = make_splits(X.shape[0], cv, groups)
     params = dict(alphas=alphas, n_iter=n_iter, cv=inner_cv, device=device, random_state=random_state)
 
-    def r2(subset: list[int]) -> np.ndarray:
-        return heldout_r2(X, Y, [band_cols[b] for b in subset], splits, groups, **params)
-
-    joint = r2(list(range(k)))
-    single = np.stack([r2([b]) for b in range(k)])
-    if k == 2:
-        without = single[::-1].copy()
-    else:
-        without = np.stack([r2([c for c in range(k) if c != b]) for b in range(k)])
-    raw_joint = joint
-    if correction == "clip":
-        joint, single, without = (np.maximum(a, 0) for a in (joint, single, without))
-    unique = joint[None] - without
-    n_clipped_unique = int((unique < 0).sum())
-    if correction == "clip":
-        unique = np.maximum(unique, 0)
-    shared = joint - unique.sum(0)
-    n_clipped_shared = int((shared < 0).sum())
-    if correction == "clip":
-        shared = np.maximum(shared, 0)
-    coords = {"band": names, "target": np.arange(Y.shape[1])}
-    return xr.Dataset(
-        {"unique": (("band", "target"), unique), "shared": ("target", shared), "joint": ("target", joint),
-         "single": (("band", "target"), single), "without": (("band", "target"), without),
-         "joint_raw": ("target", raw_joint)},
-        coords=coords,
-        attrs={"correction": correction, "n_clipped_unique": n_clipped_unique,
-               "n_clipped_shared": n_clipped_shared, "n_outer_splits": len(splits),
-               "description": "held-out R^2 from out-of-fold predictions; unique = R2(all) - R2(all but band), "
-                              "shared = R2(all) - sum of unique"},
-    )
+    predictions = {name: np.zeros_like(Y) for name in model_subsets(k)}
+    for train, test in splits:
+        for name, subset in model_subsets(k).items():
+            _, predictions[name][test] = subset_predictions(X, Y, [band_cols[b] for b in subset], train, test,
+                                                            groups, **params)
+    ds = partition_r2({name: r2_per_target(Y, pred) for name, pred in predictions.items()}, names, correction)
+    ds.attrs["n_outer_splits"] = len(splits)
+    return ds
