@@ -28,8 +28,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--scaling", type=float, default=0.4)
-    parser.add_argument("--uniform-sigma-deg", type=float, default=0.3)
-    parser.add_argument("--foveated-slope", type=float, default=0.1)
+    parser.add_argument("--uniform-sigma-deg", type=float, default=None,
+                        help="Fixed uniform blur (default: matched to the texture system's SSIM)")
+    parser.add_argument("--foveated-slope", type=float, default=None,
+                        help="Fixed foveated blur slope (default: matched to the texture system's SSIM)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--out", type=Path, default=Path("results/emergent"))
     parser.add_argument("--overwrite", action="store_true")
@@ -51,10 +53,21 @@ def main(argv: list[str] | None = None) -> None:
     else:
         train = emergent.wheel_dataset(n_per_class=4, size=args.size, seed=0)
         test = emergent.wheel_dataset(n_per_class=2, size=args.size, seed=1)
-    systems = {name: emergent.make_system(name, scaling=args.scaling, uniform_sigma_deg=args.uniform_sigma_deg,
-                                          foveated_slope=args.foveated_slope) for name in emergent.SYSTEMS}
+    import json
+
+    # the blur controls are matched to the texture system in mean SSIM on training images, unless fixed
+    systems, matching = emergent.matched_systems(train.tensors[0][:16], scaling=args.scaling)
+    if args.uniform_sigma_deg is not None:
+        systems["uniform"] = emergent.make_system("uniform", uniform_sigma_deg=args.uniform_sigma_deg)
+    if args.foveated_slope is not None:
+        systems["foveated_blur"] = emergent.make_system("foveated_blur", foveated_slope=args.foveated_slope)
+    for record in matching:
+        state = "matched" if record["feasible"] else "INFEASIBLE (strongest blur tried)"
+        print(f"{record['system']}: target SSIM {record['target']:.3f}, achieved {record['achieved']:.3f} at "
+              f"{record['parameter']:.4g} ({state})")
     result = emergent.run_suite(train, test, systems=systems, arch=args.arch, runs=args.runs, epochs=args.epochs,
                                 batch_size=args.batch_size, device=args.device, progress=True)
+    result.attrs["matching"] = json.dumps(matching)
     args.out.mkdir(parents=True, exist_ok=True)
     tmp = args.out / ".emergent.nc.tmp"
     result.to_netcdf(tmp)
@@ -82,7 +95,8 @@ def write_notebook() -> None:
             "from cogvision.viz.foveation import plot_systems, plot_suite\n"
             "train = emergent.wheel_dataset(n_per_class=3, size=64, seed=0)\n"
             "test = emergent.wheel_dataset(n_per_class=1, size=64, seed=1)\n"
-            "systems = {name: emergent.make_system(name) for name in emergent.SYSTEMS}\n"
+            "systems, matching = emergent.matched_systems(train.tensors[0][:16])  # blur matched in SSIM\n"
+            "print(matching)\n"
             "with torch.no_grad():\n"
             "    plot_systems({name: system(test.tensors[0][:1])[0] for name, system in systems.items()});"),
         nbformat.v4.new_code_cell(

@@ -35,7 +35,10 @@ def foveate(
     size: int = typer.Option(256, help="Images are centre-cropped and resized to size x size."),
     blur_slope: float = typer.Option(0.1, help="Foveated blur: sigma (deg) per degree of eccentricity."),
     blur_sigma: float = typer.Option(0.3, help="Uniform blur: sigma in degrees."),
-    seed: int = typer.Option(0, help="Noise seed of the texture system."),
+    seed: int = typer.Option(0, help="Noise seed of the texture system (image i of the list uses seed + i)."),
+    match_to: Optional[str] = typer.Option(None, "--match-to", help="'texture': pick the blur parameter whose mean "
+                                           "SSIM to the reference equals the texture system's (at --scaling) on "
+                                           "IMAGES; writes matching.json (blur and uniform systems only)."),
     show_windows: bool = typer.Option(False, "--show-windows", help="Also save windows.png."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output folder."),
     device: str = typer.Option("auto", help="auto, cpu, cuda, mps."),
@@ -50,6 +53,10 @@ def foveate(
 
     if system not in SYSTEMS:
         raise typer.BadParameter(f"--system must be one of {SYSTEMS}, got {system!r}")
+    if match_to is not None and (match_to != "texture" or system not in ("blur", "uniform")):
+        console.print(f"[red]error:[/red] --match-to texture applies to --system blur or uniform, got --match-to "
+                      f"{match_to!r} with --system {system!r}")
+        raise typer.Exit(code=2)
     if out.exists() and not overwrite:
         console.print(f"[red]error:[/red] {out} exists; pass --overwrite to replace it")
         raise typer.Exit(code=2)
@@ -57,6 +64,16 @@ def foveate(
     try:
         batch = torch.stack([square_resize(read_image(p), size) for p in images]).to(dev)
         fix = _fixation(fixation)
+        matching = None
+        if match_to is not None:
+            from cogvision.foveation.matching import match_system
+
+            texture = FoveatedTexture(scaling, fixation=fix, fov_deg=fov_deg, seed=seed)
+            matching = match_system("uniform" if system == "uniform" else "foveated_blur", batch, texture)
+            if system == "uniform":
+                blur_sigma = matching["parameter"]
+            else:
+                blur_slope = matching["parameter"]
         module = {
             "texture": lambda: FoveatedTexture(scaling, fixation=fix, fov_deg=fov_deg, seed=seed),
             "blur": lambda: FoveatedBlur(blur_slope, fixation=fix, fov_deg=fov_deg),
@@ -64,7 +81,8 @@ def foveate(
             "reference": lambda: Reference(),
         }[system]()
         with torch.no_grad():
-            result = module(batch).cpu()
+            index = list(range(len(batch)))  # texture noise seeded per image
+            result = (module(batch, index=index) if system == "texture" else module(batch)).cpu()
     except (ValueError, FileNotFoundError) as err:
         console.print(f"[red]error:[/red] {err}")
         raise typer.Exit(code=2)
@@ -72,6 +90,14 @@ def foveate(
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     for path, image in zip(images, result):
         matplotlib.image.imsave(tmp / f"{path.stem}_{system}.png", image.permute(1, 2, 0).numpy())
+    if matching is not None:
+        import json
+
+        matching["parameter_name"] = "blur_sigma_deg" if system == "uniform" else "blur_slope"
+        (tmp / "matching.json").write_text(json.dumps(matching, indent=2))
+        state = "matched" if matching["feasible"] else "NOT reachable: strongest blur tried"
+        console.print(f"SSIM target {matching['target']:.3f} (texture, scaling {scaling}), achieved "
+                      f"{matching['achieved']:.3f} at {matching['parameter_name']} {matching['parameter']:.4g} ({state})")
     if show_windows:
         from cogvision.foveation import pooling_windows
         from cogvision.viz.foveation import plot_windows

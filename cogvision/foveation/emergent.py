@@ -98,15 +98,25 @@ def load_image_folder(root: str | os.PathLike, size: int = 256) -> TensorDataset
     return dataset
 
 
+def render(system: nn.Module, images: torch.Tensor, start: int = 0) -> torch.Tensor:
+    """``system(images)``; a :class:`FoveatedTexture` gets fresh noise per image, seeded by its index
+    ``start + b`` in the dataset (so no two images share a noise field, whatever the batching)."""
+    if isinstance(system, FoveatedTexture):
+        return system(images, index=list(range(start, start + len(images))))
+    return system(images)
+
+
 def prerender(dataset: TensorDataset, system: nn.Module, batch_size: int = 32, device: str = "auto") -> TensorDataset:
-    """Render every image of ``dataset`` through ``system`` once (the paper's offline route)."""
+    """Render every image of ``dataset`` through ``system`` once (the paper's offline route); texture noise
+    is seeded per image index (:func:`render`)."""
     from cogvision.device import resolve_device
 
     dev = resolve_device(device)
     system = system.to(dev)
     images, labels = dataset.tensors
     with torch.no_grad():
-        rendered = torch.cat([system(images[i:i + batch_size].to(dev)).cpu() for i in range(0, len(images), batch_size)])
+        rendered = torch.cat([render(system, images[i:i + batch_size].to(dev), i).cpu()
+                              for i in range(0, len(images), batch_size)])
     out = TensorDataset(rendered, labels)
     out.classes = getattr(dataset, "classes", None)
     return out
@@ -142,14 +152,22 @@ def occlude(images: torch.Tensor, fraction: float, mode: str = "scotoma") -> tor
     return torch.where(mask, torch.full_like(images, 0.5), images)
 
 
-def frequency_filter(images: torch.Tensor, sigma_px: float, mode: str = "low") -> torch.Tensor:
-    """Low-pass (Gaussian of ``sigma_px``) or high-pass (image minus low-pass, on mean gray) filtering."""
+def grayscale(images: torch.Tensor) -> torch.Tensor:
+    """Luma (0.299 R + 0.587 G + 0.114 B) copied to the three channels: (B, 3, H, W) -> (B, 3, H, W)."""
+    weights = torch.tensor([0.299, 0.587, 0.114], dtype=images.dtype, device=images.device).view(1, 3, 1, 1)
+    return (images * weights).sum(1, keepdim=True).expand_as(images).contiguous()
+
+
+def frequency_filter(images: torch.Tensor, sigma_px: float, mode: str = "low",
+                     fill: torch.Tensor | float = 0.5) -> torch.Tensor:
+    """Low-pass (Gaussian of ``sigma_px``) or high-pass filtering (image minus its low-pass, added onto
+    ``fill``: mean gray by default, or a system's mean image (3, H, W) as in the paper's code)."""
     if mode not in ("low", "high"):
         raise ValueError(f"mode must be 'low' or 'high', got {mode!r}")
     if sigma_px <= 0:
         return images
     low = gaussian_blur(images, [sigma_px])[0]
-    return low.clamp(0, 1) if mode == "low" else (images - low + 0.5).clamp(0, 1)
+    return low.clamp(0, 1) if mode == "low" else (images - low + fill).clamp(0, 1)
 
 
 def centre_window(height: int, width: int, radius_fraction: float, device=None) -> torch.Tensor:
@@ -167,12 +185,22 @@ def occlusion_curve(model: nn.Module, images: torch.Tensor, labels: torch.Tensor
                         coords={"occluder": ["scotoma", "glaucoma"], "fraction": list(fractions)}, name="accuracy")
 
 
+FILTERS = ("low", "high", "low_gray", "high_gray")
+
+
 def frequency_curve(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
-                    sigmas_px: tuple[float, ...] = (0, 1, 2, 4, 8, 16, 32)) -> xr.DataArray:
-    """Accuracy under low- and high-pass filtering at each Gaussian width: dims (filter, sigma_px)."""
-    values = [[accuracy(model, frequency_filter(images, s, mode), labels) for s in sigmas_px] for mode in ("low", "high")]
+                    sigmas_px: tuple[float, ...] = (0, 1, 2, 4, 8, 16, 32),
+                    fill: torch.Tensor | float = 0.5) -> xr.DataArray:
+    """Accuracy under low- and high-pass filtering at each Gaussian width, in colour and on grayscale
+    copies (the paper's grayscale controls): dims (filter, sigma_px), ``filter`` in :data:`FILTERS`.
+    High-pass images sit on ``fill`` (a system's mean image in :func:`run_suite`; grayscale for the gray rows)."""
+    gray, gray_fill = grayscale(images), fill if not torch.is_tensor(fill) else grayscale(fill[None])[0]
+    sources = {"low": (images, fill), "high": (images, fill), "low_gray": (gray, gray_fill),
+               "high_gray": (gray, gray_fill)}
+    values = [[accuracy(model, frequency_filter(sources[f][0], s, f.split("_")[0], sources[f][1]), labels)
+               for s in sigmas_px] for f in FILTERS]
     return xr.DataArray(values, dims=("filter", "sigma_px"),
-                        coords={"filter": ["low", "high"], "sigma_px": list(sigmas_px)}, name="accuracy")
+                        coords={"filter": list(FILTERS), "sigma_px": list(sigmas_px)}, name="accuracy")
 
 
 def cue_conflict(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
@@ -180,7 +208,8 @@ def cue_conflict(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
     """Share of decisions following the centre vs the periphery when they come from different classes.
 
     Each image's periphery is paired with the centre of an image of another class (a seeded
-    permutation). Returns dims (cue, radius) with ``cue`` in (centre, periphery).
+    permutation). Pass the images as the system rendered them and the network behind the front-end
+    (the paper mixes rendered images). Returns dims (cue, radius) with ``cue`` in (centre, periphery).
     """
     generator = torch.Generator().manual_seed(seed)
     n = len(images)
@@ -219,21 +248,58 @@ def train_system(system: nn.Module, train: Dataset, n_classes: int, *, arch: str
     return model
 
 
+def matched_systems(images: torch.Tensor, *, scaling: float = 0.4, fov_deg: float = 26.0,
+                    seed: int | None = 0) -> tuple[dict[str, nn.Module], list[dict]]:
+    """The four systems with both blur controls matched to the texture system's mean SSIM on ``images``.
+
+    Returns
+    -------
+    systems : dict
+        ``reference``, ``texture``, ``uniform``, ``foveated_blur``.
+    matching : list of dict
+        One :func:`cogvision.foveation.matching.match_system` record per blur control (``measure``,
+        ``target``, ``achieved``, ``parameter``, ``feasible``); an infeasible control uses the strongest
+        blur tried, and says so.
+    """
+    from cogvision.foveation.matching import match_system
+
+    texture = FoveatedTexture(scaling, fov_deg=fov_deg, seed=seed)
+    matching = [match_system(kind, images, texture) for kind in ("uniform", "foveated_blur")]
+    params = {m["system"]: m["parameter"] for m in matching}
+    systems = {"reference": Reference(), "texture": texture,
+               "uniform": UniformBlur(params["uniform"], fov_deg=fov_deg),
+               "foveated_blur": FoveatedBlur(params["foveated_blur"], fixation=texture.fixation, fov_deg=fov_deg,
+                                             fovea_deg=texture.fovea_deg)}
+    return systems, matching
+
+
 def run_suite(train: TensorDataset, test: TensorDataset, *, systems: dict[str, nn.Module] | None = None,
               arch: str = "resnet18", runs: int = 1, epochs: int = 2, batch_size: int = 128, device: str = "auto",
               progress: bool = False, fractions: tuple[float, ...] = tuple(np.linspace(0, 1, 17)),
               sigmas_px: tuple[float, ...] = (0, 1, 2, 4, 8, 16, 32),
-              radii: tuple[float, ...] = (0.25, 0.5, 0.75)) -> xr.Dataset:
+              radii: tuple[float, ...] = (0.25, 0.5, 0.75), scaling: float = 0.4,
+              match_images: int = 16) -> xr.Dataset:
     """Train every system ``runs`` times (paired initialisation per run) and run all evaluations.
+
+    Without ``systems`` the blur controls are matched to the texture system in mean SSIM on the first
+    ``match_images`` training images (:func:`matched_systems`); the records go to ``attrs["matching"]``
+    (JSON). Every system renders the training and test sets once (texture noise seeded per image index),
+    as the paper pre-rendered them; the networks train and are tested on those renderings. High-pass
+    images sit on the system's mean test image; cue conflicts mix rendered images.
 
     Returns
     -------
     xarray.Dataset
         ``accuracy`` (system, run), ``occlusion`` (system, run, occluder, fraction), ``frequency`` (system,
-        run, filter, sigma_px), ``cue_conflict`` (system, run, cue, radius) and ``generalisation``
-        (system, run, tested_on): each network tested on each system's rendering of the test images.
+        run, filter, sigma_px; colour and grayscale), ``cue_conflict`` (system, run, cue, radius) and
+        ``generalisation`` (system, run, tested_on): each network tested on each system's rendering of the
+        test images.
     """
-    systems = systems if systems is not None else {name: make_system(name) for name in SYSTEMS}
+    import json
+
+    matching: list[dict] = []
+    if systems is None:
+        systems, matching = matched_systems(train.tensors[0][:match_images], scaling=scaling)
     images, labels = test.tensors
     n_classes = int(max(int(train.tensors[1].max()), int(labels.max())) + 1)
     rendered = {name: prerender(test, system, device=device).tensors[0] for name, system in systems.items()}
@@ -241,17 +307,18 @@ def run_suite(train: TensorDataset, test: TensorDataset, *, systems: dict[str, n
                                                     "generalisation")}
     for name, system in systems.items():
         per_run = {key: [] for key in results}
+        train_rendered = prerender(train, system, device=device)
+        own = rendered[name]
         for run in range(runs):
             seed_everything(1000 + run)  # paired initialisation: the same network weights for every system
             init = build_network(arch, n_classes).state_dict()
-            model = train_system(system, train, n_classes, arch=arch, epochs=epochs, batch_size=batch_size,
-                                 init_state=init, seed=run, device=device, progress=progress)
+            model = train_system(Reference(), train_rendered, n_classes, arch=arch, epochs=epochs,
+                                 batch_size=batch_size, init_state=init, seed=run, device=device, progress=progress)
             network = model.network
-            own = rendered[name]
             per_run["accuracy"].append(accuracy(network, own, labels))
             per_run["occlusion"].append(occlusion_curve(network, own, labels, fractions))
-            per_run["frequency"].append(frequency_curve(network, own, labels, sigmas_px))
-            per_run["cue_conflict"].append(cue_conflict(model, images, labels, radii))
+            per_run["frequency"].append(frequency_curve(network, own, labels, sigmas_px, fill=own.mean(0)))
+            per_run["cue_conflict"].append(cue_conflict(network, own, labels, radii))
             per_run["generalisation"].append(xr.DataArray(
                 [accuracy(network, rendered[other], labels) for other in systems], dims=("tested_on",),
                 coords={"tested_on": list(systems)}))
@@ -262,7 +329,8 @@ def run_suite(train: TensorDataset, test: TensorDataset, *, systems: dict[str, n
     dataset = xr.Dataset({key: xr.concat(values, dim="system").assign_coords(system=names)
                           for key, values in results.items()})
     dataset = dataset.assign_coords(run=list(range(runs)))
-    dataset.attrs.update({"arch": arch, "epochs": epochs, "runs": runs, "n_train": len(train), "n_test": len(test)})
+    dataset.attrs.update({"arch": arch, "epochs": epochs, "runs": runs, "n_train": len(train), "n_test": len(test),
+                          "matching": json.dumps(matching)})
     return dataset
 
 

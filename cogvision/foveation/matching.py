@@ -86,22 +86,79 @@ def _mean_ssim(system: nn.Module, images: torch.Tensor, reference: torch.Tensor)
         return float(ssim(system(images), reference).mean())
 
 
-def _solve(make: Callable[[float], nn.Module], images: torch.Tensor, reference: torch.Tensor, target: float,
-           upper: float, name: str) -> float:
-    """Parameter p >= 0 with mean SSIM(make(p)(images), reference) == target (SSIM falls as p grows)."""
+def _search(make: Callable[[float], nn.Module], images: torch.Tensor, reference: torch.Tensor, target: float,
+            upper: float) -> tuple[float, bool]:
+    """``(p, feasible)``: p >= 0 with mean SSIM(make(p)(images), reference) == target (SSIM falls as p grows),
+    or, when no p up to ``64 * upper`` gets that low, the largest p tried (the closest the system comes)."""
     f = lambda p: _mean_ssim(make(p), images, reference) - target  # noqa: E731
-    low_value = f(0.0)
-    if low_value <= 0:
-        return 0.0
+    if f(0.0) <= 0:
+        return 0.0, True
     high = upper
     while f(high) > 0:
         if high >= 64 * upper:
-            floor = f(high) + target
-            raise ValueError(f"the {name} system cannot reach the texture system's mean SSIM {target:.3f}: even at "
-                             f"{high:g} its SSIM is {floor:.3f} (blur keeps flat regions intact); use a smaller "
-                             "texture scaling or other images")
+            return high, False
         high *= 2
-    return float(brentq(f, 0.0, high, xtol=1e-4 * upper, rtol=1e-6))
+    return float(brentq(f, 0.0, high, xtol=1e-4 * upper, rtol=1e-6)), True
+
+
+def _solve(make: Callable[[float], nn.Module], images: torch.Tensor, reference: torch.Tensor, target: float,
+           upper: float, name: str) -> float:
+    """Like :func:`_search`, but an unreachable target is a ``ValueError`` naming the system."""
+    value, feasible = _search(make, images, reference, target, upper)
+    if not feasible:
+        floor = _mean_ssim(make(value), images, reference)
+        raise ValueError(f"the {name} system cannot reach the texture system's mean SSIM {target:.3f}: even at "
+                         f"{value:g} its SSIM is {floor:.3f} (blur keeps flat regions intact); use a smaller "
+                         "texture scaling or other images")
+    return value
+
+
+BLUR_SYSTEMS = ("uniform", "foveated_blur")
+
+
+def match_system(kind: str, images: torch.Tensor, texture: FoveatedTexture | None = None,
+                 reference: nn.Module | None = None, *, fov_deg: float = DEFAULT_FOV_DEG) -> dict:
+    """Match one blur control to the texture system's mean SSIM to the reference, reporting (not raising)
+    when it cannot reach it.
+
+    Parameters
+    ----------
+    kind
+        ``"uniform"`` (parameter: Gaussian sigma in degrees) or ``"foveated_blur"`` (parameter: sigma in
+        degrees per degree of eccentricity).
+    images
+        (B, 3, H, W) in [0, 1], the matching set.
+    texture, reference, fov_deg
+        As in :func:`match_compression`.
+
+    Returns
+    -------
+    dict
+        ``system``, ``measure`` (``"ssim"``), ``target`` (the texture system's mean SSIM), ``achieved``
+        (the blur's mean SSIM at ``parameter``), ``parameter``, ``feasible`` (False when even the largest
+        blur tried, 64x the search's first bracket, stays above the target: ``parameter`` is then that
+        largest blur, the closest the system comes), ``scaling``.
+    """
+    if kind not in BLUR_SYSTEMS:
+        raise ValueError(f"kind must be one of {BLUR_SYSTEMS}, got {kind!r}")
+    texture = texture if texture is not None else FoveatedTexture(0.4, fov_deg=fov_deg)
+    reference = reference if reference is not None else Reference()
+    with torch.no_grad():
+        ref = reference(images)
+        target = float(ssim(texture(images), ref).mean())
+    if not math.isfinite(target):
+        raise ValueError("the texture system's SSIM to the reference is not finite; check the images")
+    make = _factory(kind, texture)
+    value, feasible = _search(make, images, ref, target, upper=1.0 if kind == "uniform" else 0.2)
+    return {"system": kind, "measure": "ssim", "target": target, "achieved": _mean_ssim(make(value), images, ref),
+            "parameter": value, "feasible": feasible, "scaling": texture.scaling}
+
+
+def _factory(kind: str, texture: FoveatedTexture) -> Callable[[float], nn.Module]:
+    fov = texture.fov_deg
+    if kind == "uniform":
+        return lambda s: UniformBlur(s, fov_deg=fov)
+    return lambda k: FoveatedBlur(k, fixation=texture.fixation, fov_deg=fov, fovea_deg=texture.fovea_deg)
 
 
 def match_compression(images: torch.Tensor, texture: FoveatedTexture | None = None,

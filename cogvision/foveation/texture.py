@@ -132,27 +132,45 @@ class FoveatedTexture(FoveatedSystem):
         # a CPU generator: one seed gives the same noise on every device
         return None if self.seed is None else torch.Generator().manual_seed(int(self.seed))
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """Transform (B, 3, H, W) images in [0, 1]; returns the same shape, differentiable."""
+    def white_noise(self, shape: torch.Size, index: torch.Tensor | list[int]) -> torch.Tensor:
+        """(B, C, H, W) white noise, image ``b`` drawn from ``seed + index[b]`` (on the CPU: device-independent)."""
+        base = 0 if self.seed is None else int(self.seed)
+        index = [int(i) for i in index]
+        if len(index) != shape[0]:
+            raise ValueError(f"index has {len(index)} entries for a batch of {shape[0]} images")
+        return torch.stack([torch.randn(tuple(shape[1:]), generator=torch.Generator().manual_seed(base + i))
+                            for i in index])
+
+    def forward(self, images: torch.Tensor, index: torch.Tensor | list[int] | None = None) -> torch.Tensor:
+        """Transform (B, 3, H, W) images in [0, 1]; returns the same shape, differentiable.
+
+        ``index`` (B,) gives each image its own noise, seeded by ``seed + index[b]`` (a dataset rendered
+        with its image indices gets fresh noise for every image, whatever the batching); without it every
+        batch position reuses the noise of ``seed`` (a fixed function of the image, and the fastest).
+        """
         check_images(images)
         height, width = images.shape[-2:]
         texture, fovea = self._texture(height, width, images.device)
+        white = None if index is None else self.white_noise(images.shape, index)
         if self.encoder is None:
             # an integer seed lets the texture cache the noise and its window statistics
-            out = texture(images, seed=self.seed if self.seed is not None else int(torch.randint(0, 2**62, (1,))))
+            seed = self.seed if self.seed is not None else int(torch.randint(0, 2**62, (1,)))
+            out = texture(images, seed=seed, white=white)
         else:
-            out = self._encoder_texture(images, texture)
+            out = self._encoder_texture(images, texture, white)
         if self.keep_fovea:
             out = out.lerp_(images, fovea)  # images * fovea + out * (1 - fovea), in place
         return out
 
-    def _encoder_texture(self, images: torch.Tensor, texture: WindowedTexture) -> torch.Tensor:
+    def _encoder_texture(self, images: torch.Tensor, texture: WindowedTexture,
+                         white: torch.Tensor | None = None) -> torch.Tensor:
         """NeuroFovea's path: encode image and colour-matched noise, mix relu4_1 features, decode."""
         if images.shape[-1] % 8 or images.shape[-2] % 8:
             raise ValueError(f"the VGG encoder needs height and width divisible by 8, got {tuple(images.shape[-2:])}")
         mean = images.mean(dim=(2, 3), keepdim=True)
         std = images.std(dim=(2, 3), keepdim=True)
-        noise = torch.randn(images.shape, generator=self._generator()).to(images.device)
+        noise = torch.randn(images.shape, generator=self._generator()) if white is None else white
+        noise = noise.to(images.device)
         noise = (mean + std * noise).clamp(0, 1)  # noise with the image's colour mean and spread
         features = self.encoder(torch.cat([images, noise]))[:, :, None]
         mixed = texture.mix(features[: len(images)], features[len(images):])[:, :, 0]

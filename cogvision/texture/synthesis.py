@@ -296,11 +296,13 @@ class WindowedTexture(torch.nn.Module):
             self._noise[key] = (coeffs, [self.moments(c) for c in coeffs])
         return self._noise[key]
 
-    def forward(self, images: torch.Tensor, seed: int | torch.Generator = 0) -> torch.Tensor:
+    def forward(self, images: torch.Tensor, seed: int | torch.Generator = 0,
+                white: torch.Tensor | None = None) -> torch.Tensor:
         """Texture ``images`` (B, C, H, W) in [0, 1] with noise from ``seed``; returns the same shape.
 
         With an integer seed the noise and its window statistics are computed once per batch shape and
-        reused (the transform is then a fixed function of the image, as pre-rendered images are).
+        reused (the transform is then a fixed function of the image, as pre-rendered images are). ``white``
+        (B, C, H, W), when given, is the white noise itself (e.g. drawn per image), and ``seed`` is ignored.
         """
         check_images(images)
         (height, width), (wh, ww) = images.shape[-2:], self.windows.shape[-2:]
@@ -308,7 +310,12 @@ class WindowedTexture(torch.nn.Module):
         if height % wh or width % ww or width // ww != ratio or ratio & (ratio - 1):
             raise ValueError(f"images are {height}x{width} px but the windows are {wh}x{ww} px: the image size must "
                              "equal the windows' size times a power of two (1, 2, 4, ...)")
-        noise, moments = self.noise(images.shape, seed, images.device)
+        if white is not None:
+            if white.shape != images.shape:
+                raise ValueError(f"white noise {tuple(white.shape)} must have the images' shape {tuple(images.shape)}")
+            noise, moments = self._pyramid(white.to(images.device, torch.float32)), None
+        else:
+            noise, moments = self.noise(images.shape, seed, images.device)
         out = []
         for part in self._chunks(images):
             coeffs = self.pyramid(to_opponent(images[part].float()))
