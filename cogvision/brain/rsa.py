@@ -286,3 +286,106 @@ def bootstrap_compare(model, reference, method: str = "tau_a", n_boot: int = 100
         if ceiling and len(reference) >= 2:
             low[k], high[k] = noise_ceiling(ref, method)
     return {"score": scores, "ceiling_low": low, "ceiling_high": high}
+
+
+def layer_sweep(model_rdms: dict[str, np.ndarray], references: dict[str, np.ndarray], method: str = "tau_a",
+                n_boot: int = 1000, seed: int = 0, level: float = 95.0):
+    """Compare each layer's RDM with each reference (mean over its subjects), with intervals and ceilings.
+
+    Parameters
+    ----------
+    model_rdms : dict of str to ndarray of shape (n, n)
+        Layer -> RDM, in layer order.
+    references : dict of str to ndarray of shape (n_subjects, n, n)
+        Reference name -> subject RDMs (one subject: no ceiling, NaN).
+    method, n_boot, seed
+        Comparison and bootstrap over stimuli.
+    level : float
+        Width of the percentile interval.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``layer, layer_index, reference, method, score, score_low, score_high, ceiling_low, ceiling_high,
+        ceiling_low_low, ceiling_low_high`` (the last two: bootstrap interval of the lower bound).
+    """
+    import pandas as pd
+
+    layers = list(model_rdms)
+    stack = np.stack([model_rdms[name] for name in layers])
+    tails = [(100 - level) / 2, 100 - (100 - level) / 2]
+    rows = []
+    for ref_name, ref in references.items():
+        ref = np.asarray(ref, dtype=np.float64)
+        ref = ref[None] if ref.ndim == 2 else ref
+        point = compare_rdms(stack, ref, method).mean(1)
+        boot = bootstrap_compare(stack, ref, method, n_boot=n_boot, seed=seed, ceiling=len(ref) >= 2)
+        low, high = noise_ceiling(ref, method) if len(ref) >= 2 else (np.nan, np.nan)
+        c_lo, c_hi = (np.percentile(boot["ceiling_low"], tails) if len(ref) >= 2 else (np.nan, np.nan))
+        for k, name in enumerate(layers):
+            s_lo, s_hi = np.percentile(boot["score"][:, k], tails)
+            rows.append({"layer": name, "layer_index": k, "reference": ref_name, "method": method,
+                         "score": point[k], "score_low": s_lo, "score_high": s_hi, "ceiling_low": low,
+                         "ceiling_high": high, "ceiling_low_low": c_lo, "ceiling_low_high": c_hi})
+    return pd.DataFrame(rows)
+
+
+def mixed_rsa(model_rdms, reference, method: str = "tau_a", n_splits: int = 20, test_fraction: float = 0.5,
+              seed: int = 0) -> dict[str, np.ndarray]:
+    """Reweighted ("mixed") RSA: non-negative weights of several RDMs fitted on some stimuli, tested on the rest.
+
+    For each random split of the stimuli, the weights ``w >= 0`` (plus an intercept) that best
+    predict the mean reference RDM from the model RDMs are fitted by non-negative least squares on the
+    pairs among training stimuli (Khaligh-Razavi & Kriegeskorte 2014); the weighted RDM is then compared
+    with each subject's RDM on the pairs among test stimuli, beside the noise ceiling of those pairs and
+    the best single RDM chosen on the training pairs.
+
+    Parameters
+    ----------
+    model_rdms : array-like of shape (n_rdms, n, n)
+        E.g. one RDM per layer.
+    reference : array-like of shape (n_subjects, n, n)
+    method : {"tau_a", "spearman", "pearson"}
+    n_splits, test_fraction, seed
+        Random stimulus splits.
+
+    Returns
+    -------
+    dict of str to ndarray
+        ``mixed``, ``best_single``, ``ceiling_low``, ``ceiling_high`` (n_splits,) test scores and ``weights``
+        (n_splits, n_rdms).
+    """
+    from scipy.optimize import nnls
+
+    model = np.asarray(model_rdms, dtype=np.float64)
+    reference = np.asarray(reference, dtype=np.float64)
+    reference = reference[None] if reference.ndim == 2 else reference
+    if model.ndim != 3 or model.shape[1:] != reference.shape[1:]:
+        raise ValueError(f"model RDMs {model.shape} and reference RDMs {reference.shape} must be (k, n, n) of the same n")
+    n = model.shape[1]
+    n_test = int(round(test_fraction * n))
+    if not 3 <= n_test <= n - 3:
+        raise ValueError(f"test_fraction {test_fraction} leaves {n_test} of {n} stimuli for testing; need 3..n-3")
+    rng = np.random.default_rng(seed)
+    out = {key: np.empty(n_splits) for key in ("mixed", "best_single", "ceiling_low", "ceiling_high")}
+    out["weights"] = np.empty((n_splits, len(model)))
+    for s in range(n_splits):
+        order = rng.permutation(n)
+        test, train = np.sort(order[:n_test]), np.sort(order[n_test:])
+        tri, trj = (train[i] for i in np.triu_indices(len(train), 1))
+        tei, tej = (test[i] for i in np.triu_indices(len(test), 1))
+        x_train = model[:, tri, trj].T
+        target = reference[:, tri, trj].mean(0)
+        design = np.column_stack([x_train, np.ones(len(target)), -np.ones(len(target))])  # free-sign intercept
+        weights = nnls(design, target)[0][:len(model)]
+        out["weights"][s] = weights
+        ref_test = reference[:, tei, tej]
+        mixed = (weights @ model[:, tei, tej])[None]
+        out["mixed"][s] = compare_vectors(mixed, ref_test, method).mean()
+        single = compare_vectors(model[:, tri, trj], reference[:, tri, trj], method).mean(1).argmax()
+        out["best_single"][s] = compare_vectors(model[single:single + 1, tei, tej], ref_test, method).mean()
+        if len(reference) >= 2:
+            out["ceiling_low"][s], out["ceiling_high"][s] = noise_ceiling(ref_test, method)
+        else:
+            out["ceiling_low"][s] = out["ceiling_high"][s] = np.nan
+    return out

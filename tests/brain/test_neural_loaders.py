@@ -30,7 +30,7 @@ def make_session(root, session="100", n_neurons=3, n_images=4, n_zip=None, raw=F
     with zipfile.ZipFile(root / "images" / f"images_{session}.zip", "w") as archive:
         for i in reversed(range(n_zip if n_zip is not None else n_images)):  # stored out of order on purpose
             buf = io.BytesIO()
-            Image.fromarray(np.full((8, 8, 3), i * 10, np.uint8)).save(buf, format="JPEG", quality=100)
+            Image.fromarray(np.full((8, 8, 3), (i * 10) % 250, np.uint8)).save(buf, format="JPEG", quality=100)
             archive.writestr(f"image{i + 1:04d}.jpg", buf.getvalue())
     return avg
 

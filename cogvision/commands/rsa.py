@@ -1,0 +1,63 @@
+"""``cogvision rsa``: a network's layer RDMs against human and monkey IT on the 92-image set."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from cogvision.brain.rsa import METHODS, METRICS
+
+console = Console()
+
+
+def rsa(
+    model: str = typer.Option(..., "--model", help="Model spec, e.g. torchvision:mobilenet_v2."),
+    weights: Optional[Path] = typer.Option(None, "--weights", help="Local weights (default: seeded random init)."),
+    stimuli: Path = typer.Option(..., "--stimuli", help="Folder in the 92-image layout (Kriegeskorte 2008 .mat files)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Result folder."),
+    layers: Optional[str] = typer.Option(None, "--layers", help="Comma-separated module names (default: 8 spread)."),
+    metric: str = typer.Option("correlation", help=f"RDM distance: {', '.join(METRICS)}."),
+    method: str = typer.Option("tau_a", help=f"RDM comparison: {', '.join(METHODS)}."),
+    n_boot: int = typer.Option(1000, "--n-boot", help="Bootstrap samples over stimuli."),
+    mixed_splits: int = typer.Option(0, "--mixed-splits", help="Reweighted RSA over this many 50/50 stimulus splits."),
+    seed: int = typer.Option(0, help="Seed of the random init and the bootstrap."),
+    device: str = typer.Option("auto", help="auto, cpu, cuda or mps."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing result folder."),
+) -> None:
+    """Layer sweep of RSA against human IT (4 subjects, ceiling band) and monkey IT; writes rsa.csv."""
+    from data_loaders.images import to_tensor
+    from data_loaders.kriegeskorte92 import load_92images, reference_rdms
+
+    try:
+        if metric not in METRICS or method not in METHODS:
+            raise ValueError(f"--metric must be one of {METRICS} and --method one of {METHODS}")
+        if weights is not None and not weights.is_file():
+            raise FileNotFoundError(f"--weights file {weights} does not exist")
+        if out.exists() and any(out.iterdir()) and not overwrite:
+            raise FileExistsError(f"{out} exists and is not empty; pass --overwrite to replace it")
+        if n_boot < 1:
+            raise ValueError(f"--n-boot must be >= 1, got {n_boot}")
+        ds = load_92images(stimuli)
+        import torch
+
+        from cogvision.brain.rsa_report import model_layer_rdms, write_rsa
+
+        images = torch.stack([to_tensor(img) for img in ds["images"].values])
+        names = [x.strip() for x in layers.split(",")] if layers else None
+        rdms = model_layer_rdms(model, images, names, weights=None if weights is None else str(weights), metric=metric,
+                                seed=seed, device=device)
+        if out.exists() and overwrite:
+            shutil.rmtree(out)
+        table = write_rsa(out, rdms, reference_rdms(ds), method=method, n_boot=n_boot, seed=seed,
+                          mixed_splits=mixed_splits,
+                          info={"model": model, "weights": str(weights) if weights else None, "metric": metric,
+                                "stimuli": str(stimuli)})
+    except (FileNotFoundError, FileExistsError, ValueError) as err:
+        console.print(f"[red]error:[/red] {err}")
+        raise typer.Exit(code=2)
+    console.print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    console.print(f"results: {out}")

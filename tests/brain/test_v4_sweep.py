@@ -1,0 +1,112 @@
+"""fit-encoder layer sweeps on a V4-layout session and ``cogvision rsa`` on a 92-image-layout folder."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from cogvision.brain.fitting import load_config, run_fit
+from tests.brain.test_neural_loaders import make_session
+
+TINY = "cogvision.models.builtin:tiny_cnn"
+
+
+@pytest.fixture
+def session_dir(tmp_path):
+    root = tmp_path / "v4"
+    make_session(root, session="100", n_neurons=4, n_images=30, raw=True)
+    return root
+
+
+def sweep_config(root, **extra):
+    return {"data": {"dataset": "cowley_v4", "path": str(root), "session": "100"},
+            "model": {"spec": TINY, "weights": None, "layers": ["features.1", "features.3"], "pool": 2, "size": 32},
+            "encoders": [{"type": "ridge", "alphas": [1.0, 100.0, 10000.0], "inner_cv": 3}],
+            "cv": {"scheme": "kfold", "n_splits": 3}, "device": "cpu", **extra}
+
+
+def test_sweep_scores_contract(session_dir, tmp_path):
+    run_fit(sweep_config(session_dir), tmp_path / "out", progress=False)
+    scores = pd.read_csv(tmp_path / "out" / "scores.csv")
+    assert {"layer", "encoder", "neuroid", "r", "r2", "r2_noise_corrected"} <= set(scores.columns)
+    assert len(scores) == 2 * 4 and set(scores["layer"]) == {"features.1", "features.3"}
+    # the session has raw repeats (pure noise here, so r^2_ER is NaN where the signal variance estimate is <= 0)
+    assert scores["r2_noise_corrected"].notna().any()
+    summary = pd.read_csv(tmp_path / "out" / "summary.csv")
+    assert (summary["median_r_low"] <= summary["median_r_high"]).all()
+    assert (tmp_path / "out" / "summary.json").is_file() and (tmp_path / "out" / "figures" / "layer_curves.png").is_file()
+
+
+def test_sweep_without_repeats_gives_nan(tmp_path):
+    root = tmp_path / "v4"
+    make_session(root, session="100", n_neurons=4, n_images=30, raw=False)
+    run_fit(sweep_config(root), tmp_path / "out", progress=False)
+    assert pd.read_csv(tmp_path / "out" / "scores.csv")["r2_noise_corrected"].isna().all()
+
+
+def test_sweep_dask_equals_single_process(session_dir, tmp_path):
+    from distributed import Client, LocalCluster
+
+    run_fit(sweep_config(session_dir), tmp_path / "single", progress=False)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, protocol="tcp://", host="127.0.0.1",
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        run_fit(sweep_config(session_dir), tmp_path / "dask", progress=False, dask=client)
+    a, b = (pd.read_csv(tmp_path / d / "scores.csv") for d in ("single", "dask"))
+    np.testing.assert_allclose(a["r"], b["r"], atol=1e-12)
+    np.testing.assert_array_equal(a["best_alpha"], b["best_alpha"])
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda c: c["data"].update(session="999"), r"session '999' not found"),
+    (lambda c: c["data"].update(colour="red"), r"config data has unknown key\(s\) \['colour'\]"),
+    (lambda c: c["model"].update(layers="features.1"), r"config model.layers must be list"),
+    (lambda c: c["model"].update(pool="4"), r"config model.pool must be int"),
+    (lambda c: c["encoders"][0].update(alpha=3), r"encoders\[0\] \(ridge\) has unknown setting\(s\) \['alpha'\]"),
+    (lambda c: c.update(extra=1), r"unknown section\(s\) \['extra'\]"),
+])
+def test_sweep_bad_config_writes_nothing(session_dir, tmp_path, change, message):
+    config = sweep_config(session_dir)
+    change(config)
+    with pytest.raises((ValueError, FileNotFoundError), match=message):
+        run_fit(config, tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists()
+
+
+def test_sweep_yaml_relative_paths(session_dir, tmp_path):
+    config = sweep_config("v4")
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(config))
+    assert load_config(path)["data"]["path"] == str(tmp_path / "v4")
+
+
+def test_rsa_command(tmp_path, shared):
+    from typer.testing import CliRunner
+
+    from cogvision.cli import app
+
+    stimuli = shared / "data/fmri/kriegeskorte2008_92images"
+    out = tmp_path / "rsa"
+    args = ["rsa", "--model", TINY, "--stimuli", str(stimuli), "--out", str(out), "--layers", "features.1,features.3",
+            "--n-boot", "5", "--mixed-splits", "2", "--device", "cpu"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out / "rsa.csv")
+    assert {"layer", "reference", "tau_a", "tau_a_low", "tau_a_high", "ceiling_low", "ceiling_high"} <= set(table.columns)
+    assert set(table["reference"]) == {"human_it", "monkey_it"}
+    assert table.loc[table["reference"] == "monkey_it", "ceiling_low"].isna().all()  # one monkey RDM: no band
+    assert (out / "mixed.csv").is_file() and (out / "figures" / "rsa_layers.png").is_file()
+    again = CliRunner().invoke(app, args)
+    assert again.exit_code == 2 and "exists and is not" in again.output
+
+
+def test_rsa_command_bad_stimuli(tmp_path):
+    from typer.testing import CliRunner
+
+    from cogvision.cli import app
+
+    result = CliRunner().invoke(app, ["rsa", "--model", TINY, "--stimuli", str(tmp_path), "--out",
+                                      str(tmp_path / "out")])
+    assert result.exit_code == 2 and "supplementalData.mat does not exist" in result.output
+    assert not (tmp_path / "out").exists()
