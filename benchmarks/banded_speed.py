@@ -92,6 +92,7 @@ def main() -> None:
             alphas=backend.asarray(ALPHAS.astype(args.dtype)), cv=KFold(FOLDS), fit_intercept=True,
             return_weights=True, random_state=SEED, progress_bar=False, warn=False)
 
+    load_before = os.getloadavg()[0]  # the machine may be shared: record how busy it was
     xs, ys = make_data(100, 10, 20, seed=1)  # warm-up (solver handles, thread pools) outside the timed fits
     ours_fit(xs.astype(args.dtype), ys.astype(args.dtype))
     himalaya_fit(xs.astype(args.dtype), ys.astype(args.dtype))
@@ -116,6 +117,7 @@ def main() -> None:
     result = {"n": n, "bands": [p_band, p_band], "targets": t, "candidates": N_ITER, "alphas": len(ALPHAS),
               "folds": FOLDS, "device": str(device), "cpu_threads": torch.get_num_threads(),
               "machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
+              "load_average_1min": [load_before, os.getloadavg()[0]],
               "solver": "primal" if 2 * p_band <= n - n // FOLDS else "kernel", "rows": [row]}
     out = args.out or Path(__file__).parent / "results" / f"banded_speed{'_small' if args.small else ''}.json"
     write_result(out, result)
