@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import time
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +29,7 @@ from sklearn.model_selection import KFold
 from cogvision.brain.banded import BandedRidgeCV
 from cogvision.device import resolve_device
 from results_file import write_result
+from ridge_speed import timed
 
 N_ITER, ALPHAS, FOLDS, SEED = 20, np.logspace(-1, 6, 10), 5, 0
 
@@ -43,12 +43,6 @@ def make_data(n: int, p_band: int, t: int, seed: int = 0) -> tuple[np.ndarray, n
     w[:p_band] *= np.sqrt(share)
     w[p_band:] *= np.sqrt(1 - share)
     return x, x @ w + rng.normal(size=(n, t)) * rng.uniform(0.5, 3, t)
-
-
-def timed(fn) -> tuple[float, object]:
-    start = time.perf_counter()
-    out = fn()
-    return time.perf_counter() - start, out
 
 
 def main() -> None:

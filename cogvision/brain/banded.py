@@ -44,9 +44,8 @@ from sklearn.base import BaseEstimator, MultiOutputMixin, RegressorMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from cogvision.brain.metrics import score_predictions
 from cogvision.brain.ridge import (
-    _BATCH_ELEMENTS, DEFAULT_ALPHAS, SCORINGS, _row_runs, _torch_dtype, gram_eigh, make_splits,
+    _BATCH_ELEMENTS, DEFAULT_ALPHAS, SCORINGS, TargetScoreMixin, _row_runs, _torch_dtype, gram_eigh, make_splits,
     score_fold_predictions,
 )
 from cogvision.device import resolve_device
@@ -239,7 +238,7 @@ class _Problem:
         return y[fold.train] - train_mean, y_test - train_mean
 
 
-class BandedRidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
+class BandedRidgeCV(TargetScoreMixin, MultiOutputMixin, RegressorMixin, BaseEstimator):
     """Ridge regression with one penalty per band of features, chosen per target by cross-validation.
 
     Parameters
@@ -517,14 +516,3 @@ class BandedRidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
             return out[..., 0] if self._y_1d else out
         out = (Xt @ coef.T + torch.as_tensor(np.atleast_1d(self.intercept_), device=device)).cpu().numpy()
         return out[:, 0] if self._y_1d else out
-
-    def score(self, X, y, sample_weight=None, *, metric: str = "r2", per_target: bool = False):
-        """Held-out score of the predictions of ``X`` against ``y`` ("r2" or "pearson"; mean or per target)."""
-        if sample_weight is not None:
-            raise ValueError("sample_weight is not supported by cogvision BandedRidgeCV.score")
-        return score_predictions(y, self.predict(X), metric, per_target)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.target_tags.multi_output = True
-        return tags

@@ -228,7 +228,38 @@ def score_fold_predictions(predictions: torch.Tensor, y_test: torch.Tensor, scor
                        (sse == 0).to(torch.float64))
 
 
-class RidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
+class TargetScoreMixin:
+    """``score`` (R^2 or Pearson r, mean or per target) and multi-output tags for the torch regressors."""
+
+    def score(self, X, y, sample_weight=None, *, metric: str = "r2", per_target: bool = False):
+        """Held-out score of the predictions of ``X`` against ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+        sample_weight : None
+            Not supported (present for the scikit-learn signature).
+        metric : {"r2", "pearson"}
+            Per-target R^2 or Pearson r.
+        per_target : bool
+            Return one value per target (ndarray of shape (n_targets,)) instead of their mean.
+
+        Returns
+        -------
+        float or ndarray
+        """
+        if sample_weight is not None:
+            raise ValueError(f"sample_weight is not supported by cogvision {type(self).__name__}.score")
+        return score_predictions(y, self.predict(X), metric, per_target)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+
+class RidgeCV(TargetScoreMixin, MultiOutputMixin, RegressorMixin, BaseEstimator):
     """Ridge regression with cross-validated alpha per target, computed in torch.
 
     Parameters
@@ -404,30 +435,3 @@ class RidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
         Xt = torch.tensor(X, dtype=coef.dtype, device=device)
         out = (Xt @ coef.T + torch.as_tensor(np.atleast_1d(self.intercept_), device=device)).cpu().numpy()
         return out[:, 0] if self._y_1d else out
-
-    def score(self, X, y, sample_weight=None, *, metric: str = "r2", per_target: bool = False):
-        """Held-out score of the predictions of ``X`` against ``y``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,) or (n_samples, n_targets)
-        sample_weight : None
-            Not supported (present for the scikit-learn signature).
-        metric : {"r2", "pearson"}
-            Per-target R^2 or Pearson r.
-        per_target : bool
-            Return one value per target (ndarray of shape (n_targets,)) instead of their mean.
-
-        Returns
-        -------
-        float or ndarray
-        """
-        if sample_weight is not None:
-            raise ValueError("sample_weight is not supported by cogvision RidgeCV.score")
-        return score_predictions(y, self.predict(X), metric, per_target)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.target_tags.multi_output = True
-        return tags
