@@ -42,7 +42,7 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, MultiOutputMixin, RegressorMixin
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from cogvision.brain.ridge import (
     _BATCH_ELEMENTS, DEFAULT_ALPHAS, SCORINGS, TargetScoreMixin, _row_runs, _torch_dtype, gram_eigh, make_splits,
@@ -130,18 +130,16 @@ def check_bands(bands, n_features: int) -> list[np.ndarray]:
 
 def check_inputs(X, Y, bands) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
     """X (n, p) and Y (n, t) as finite float arrays and the checked bands; a ``ValueError`` names the fault."""
-    X = np.asarray(X)
-    if X.ndim != 2:
-        raise ValueError(f"X must be 2-D (n_samples, n_features), got shape {X.shape}")
-    if not np.issubdtype(X.dtype, np.number):
-        raise ValueError(f"X must be numeric, got dtype {X.dtype}")
-    Y = np.asarray(Y)
+    if Y is None:
+        raise ValueError("BandedRidgeCV requires y to be passed, but the target y is None")
+    floats = [np.float64, np.float32]
+    X = check_array(X, dtype=floats, ensure_all_finite=False, input_name="X")  # types, sparse, complex
+    Y = check_array(Y, dtype=floats, ensure_all_finite=False, ensure_2d=False, input_name="Y")
     if Y.ndim not in (1, 2):
         raise ValueError(f"Y must be 1-D or 2-D (n_samples, n_targets), got shape {Y.shape}")
     if Y.shape[0] != X.shape[0]:
         raise ValueError(f"Y has {Y.shape[0]} rows but X has {X.shape[0]}; give one row of Y per row (sample) of X")
     band_cols = check_bands(bands, X.shape[1])
-    X = X.astype(np.float64 if X.dtype != np.float32 else np.float32, copy=False)
     bad = np.flatnonzero(~np.isfinite(X).all(0))
     if bad.size:
         raise ValueError(f"X has NaN or infinite values in columns {bad[:10].tolist()}")
@@ -151,7 +149,6 @@ def check_inputs(X, Y, bands) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]
             owner = {int(c): b for b, cols in enumerate(band_cols) for c in cols}
             raise ValueError(f"X has constant columns {const[:10].tolist()} (band {owner[int(const[0])]}); "
                              "they carry no information: drop them")
-    Y = Y.astype(np.float64 if Y.dtype != np.float32 else np.float32, copy=False)
     bad = np.flatnonzero(~np.isfinite(Y.reshape(len(Y), -1)).all(0))
     if bad.size:
         raise ValueError(f"Y has NaN or infinite values in targets {bad[:10].tolist()}")

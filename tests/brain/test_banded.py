@@ -201,3 +201,22 @@ def test_variance_partition_corrections_of_negative_estimates():
         variance_partition(x, y, [[0, 1, 2], [3, 4, 5]], correction="abs", **kw)
     with pytest.raises(ValueError, match="at least two bands"):
         variance_partition(x, y, [[0, 1, 2, 3, 4, 5]], **kw)
+
+
+def test_passes_sklearn_estimator_checks():
+    from sklearn.utils.estimator_checks import check_estimator
+
+    check_estimator(BandedRidgeCV(n_iter=3, device="cpu"))
+
+
+def test_three_bands_partition_uses_leave_one_band_out_models():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(300, 9))
+    y = x[:, :3].sum(1, keepdims=True) * np.array([[1.0, 0.0]]) + x[:, 3:6].sum(1, keepdims=True) * 0.7
+    y = y + rng.normal(size=(300, 2))
+    ds = variance_partition(x, y, [[0, 1, 2], [3, 4, 5], [6, 7, 8]], cv=3, n_iter=4, inner_cv=3, alphas=ALPHAS,
+                            correction="none", device="cpu")
+    np.testing.assert_allclose(ds["unique"], ds["joint"].values[None] - ds["without"].values, atol=1e-12)
+    # band 2 is noise: it explains nothing uniquely; band 0 carries target 0's extra signal only
+    assert np.all(np.abs(ds["unique"].sel(band="band2").values) < 0.02)
+    assert float(ds["unique"].sel(band="band0", target=0)) > 0.3 > abs(float(ds["unique"].sel(band="band0", target=1)))
