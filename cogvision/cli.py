@@ -4,10 +4,26 @@ from __future__ import annotations
 
 import typer
 
+import cogvision
 from cogvision.commands import demo, disrt, fit_encoder, foveate, gaze, models, rsa, scanpath
+from cogvision.commands._errors import handle_all
 
 app = typer.Typer(help="cogvision: models of human-like visual attention on any vision network.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"cogvision {cogvision.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                      help="Print the cogvision version and exit.")) -> None:
+    """cogvision: models of human-like visual attention on any vision network."""
+
+
 app.command("demo")(demo.demo)
 app.add_typer(models.app, name="models")
 app.command("disrt")(disrt.disrt)
@@ -16,7 +32,7 @@ app.command("fit-encoder")(fit_encoder.fit_encoder)
 app.command("rsa")(rsa.rsa)
 app.add_typer(scanpath.app, name="scanpath")
 app.add_typer(gaze.app, name="gaze")
-
+handle_all(app)  # one error handler for every command: user errors exit 2 with one line, no traceback
 
 if __name__ == "__main__":
     app()
