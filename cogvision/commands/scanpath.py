@@ -49,10 +49,16 @@ class _OutDir:
     """Write into a temporary folder and rename it to ``path`` at the end; refuse to overwrite unless asked."""
 
     def __init__(self, path: Path, overwrite: bool):
-        if path.exists() and any(path.iterdir()) and not overwrite:
-            console.print(f"[red]error:[/red] {path} exists and is not empty; pass --overwrite to replace it")
-            raise typer.Exit(code=2)
+        self.check(path, overwrite)
         self.path, self.overwrite = path, overwrite
+
+    @staticmethod
+    def check(path: Path, overwrite: bool) -> None:
+        """Refuse a ``path`` that is a file, or a non-empty folder without ``overwrite``, before any work."""
+        if path.exists() and not path.is_dir():
+            raise ValueError(f"--out {path} is a file, not a folder")
+        if path.exists() and any(path.iterdir()) and not overwrite:
+            raise ValueError(f"{path} exists and is not empty; pass --overwrite to replace it")
 
     def __enter__(self) -> Path:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -149,24 +155,52 @@ def predict(
 
 @app.command("evaluate")
 def evaluate(
-    dataset: str = typer.Argument(..., help=DATASETS),
-    out: Path = typer.Option(..., "--out", help="Folder for metrics.csv, summary.csv/md and figures."),
+    dataset: str = typer.Argument(..., help=DATASETS + " | interiors (a ViSioNS-layout folder: --train, --test)"),
+    out: Path = typer.Option(..., "--out", help="Folder for the tables and figures."),
     detections: Optional[Path] = typer.Option(None),
-    seeds: List[int] = typer.Option([0, 1, 2], "--seed", help="Split seeds (repeat the option)."),
+    seeds: List[int] = typer.Option([0, 1, 2], "--seed", help="Split seeds, or OAT seeds on interiors (repeat the option)."),
     samples: int = typer.Option(20, help="Sampled scanpaths per trial."),
     d_model: int = typer.Option(128),
-    layers: int = typer.Option(2),
+    layers: int = typer.Option(2, help="Encoder and decoder layers."),
     epochs: int = typer.Option(50),
     warmup: int = typer.Option(15),
     patience: int = typer.Option(10),
     lr: float = typer.Option(5e-4),
     batch_size: int = typer.Option(20),
     pe_iterations: int = typer.Option(10_000),
+    train_dir: Optional[Path] = typer.Option(None, "--train", help="interiors: training folder (default: the shared "
+                                             "Interiors copy); cross-validated by image without --test."),
+    test_dir: Optional[Path] = typer.Option(None, "--test", help="interiors: a separate test folder of the same layout."),
+    folds: int = typer.Option(5, help="interiors: image folds of the cross-validation (without --test)."),
+    feature_model: str = typer.Option("torchvision:mobilenet_v2", help="interiors: network giving cell appearance."),
+    weights: Optional[Path] = typer.Option(None, help="interiors: its weights (default: the shared ImageNet "
+                                           "MobileNetV2 when the network is torchvision:mobilenet_v2)."),
+    feature_layers: str = typer.Option("features.6,features.13,features.17", help="interiors: comma-separated layers "
+                                       "pooled over each cell."),
+    similarity: bool = typer.Option(True, "--similarity/--no-similarity", help="interiors: add the template-similarity "
+                                    "feature per layer."),
+    scenes_per_batch: int = typer.Option(2, help="interiors: images per training batch (all their scanpaths)."),
+    feature_cache: Optional[Path] = typer.Option(None, help="interiors: feature cache folder."),
+    figures: int = typer.Option(3, help="interiors: test images drawn (maps and scanpaths)."),
     device: str = typer.Option("auto"),
     overwrite: bool = typer.Option(False, "--overwrite"),
 ) -> None:
-    """Train OAT per seed and score it (greedy, sampled) against every baseline and human consistency."""
-    from cogvision.scanpath.compare import compare_models, markdown_table, summarise
+    """Train OAT and score it against the baselines.
+
+    amazon / coco-search18 / files: per split seed, greedy and sampled scanpaths against every baseline and human
+    consistency (behavioural delta, Sequence Score, MultiMatch), and human scanpath prediction (AUC, NSS, IG, LL)
+    of OAT and the density baselines. interiors: human scanpath prediction on images OAT never saw (hsp.csv with
+    one row per model), paired differences, target found within k fixations, behaviour, figures.
+    """
+    if dataset == "interiors":
+        _evaluate_interiors(out=out, seeds=seeds, samples=samples, d_model=d_model, layers=layers, epochs=epochs,
+                            patience=patience, lr=lr, pe_iterations=pe_iterations, train_dir=train_dir,
+                            test_dir=test_dir, folds=folds, feature_model=feature_model, weights=weights,
+                            feature_layers=feature_layers, similarity=similarity, scenes_per_batch=scenes_per_batch,
+                            feature_cache=feature_cache, figures=figures, device=device, overwrite=overwrite)
+        return
+    from cogvision.scanpath.compare import compare_models, hsp_by_seed, markdown_table, summarise
+    from cogvision.scanpath.hsp_evaluation import summarise_hsp
     from cogvision.viz.scanpath import plot_metric_bars
 
     try:
@@ -174,15 +208,83 @@ def evaluate(
         with _OutDir(out, overwrite) as tmp:
             params = dict(d_model=d_model, n_layers=layers, ffn=2 * d_model, epochs=epochs, warmup_epochs=warmup,
                           patience=patience, lr=lr, batch_size=batch_size, pe_iterations=pe_iterations, device=device)
-            table, _ = compare_models(data, seeds, oat_params=params, n_samples=samples, progress=True)
+            table, models = compare_models(data, seeds, oat_params=params, n_samples=samples, progress=True)
+            hsp = summarise_hsp(hsp_by_seed(data, models))
             table.to_csv(tmp / "metrics.csv", index=False)
             summary = summarise(table)
             summary.to_csv(tmp / "summary.csv")
             (tmp / "summary.md").write_text(markdown_table(summary))
+            hsp.to_csv(tmp / "hsp.csv", index=False)
             plot_metric_bars(table).savefig(tmp / "metrics.png", dpi=90)
             (tmp / "command.json").write_text(json.dumps({"dataset": dataset, "seeds": list(seeds), "samples": samples,
                                                           "oat": params}, indent=1))
     except (ValueError, FileNotFoundError) as err:
         _fail(err)
     console.print(summary.to_string())
+    console.print(hsp.to_string())
 
+
+def _feature_spec(feature_model: str, weights: Optional[Path], feature_layers: str, similarity: bool):
+    from cogvision.commands.scanpath_interiors import FeatureSpec, default_weights
+
+    layer_list = tuple(x.strip() for x in feature_layers.split(",") if x.strip())
+    if not layer_list:
+        raise ValueError("--feature-layers must name at least one layer")
+    if weights is not None and not weights.is_file():
+        raise FileNotFoundError(f"--weights {weights} does not exist")
+    resolved = str(weights) if weights is not None else (default_weights() if feature_model == "torchvision:mobilenet_v2"
+                                                           else None)
+    return FeatureSpec(feature_model, resolved, layer_list, similarity)
+
+
+def _evaluate_interiors(*, out, seeds, samples, d_model, layers, epochs, patience, lr, pe_iterations, train_dir,
+                        test_dir, folds, feature_model, weights, feature_layers, similarity, scenes_per_batch,
+                        feature_cache, figures, device, overwrite) -> None:
+    from cogvision.commands.scanpath_interiors import load_with_features
+    from cogvision.scanpath.density import prepared
+    from cogvision.scanpath.hsp_evaluation import (
+        cross_validate_hsp, cumulative_performance, paired_differences, per_image_scores, summarise_hsp,
+    )
+    from cogvision.viz.scanpath import plot_cumulative, plot_hsp_maps, plot_scanpath_on_image
+
+    try:
+        if epochs < 1 or folds < 2 or samples < 0 or d_model < 1 or layers < 1 or scenes_per_batch < 1:
+            raise ValueError("--epochs, --d-model, --layers and --scenes-per-batch must be >= 1, --folds >= 2 and "
+                             "--samples >= 0")
+        spec = _feature_spec(feature_model, weights, feature_layers, similarity)
+        _OutDir.check(out, overwrite)
+        train = load_with_features(train_dir, spec, device, feature_cache)
+        test = load_with_features(test_dir, spec, device, feature_cache) if test_dir is not None else None
+        centre = train.centre_bias
+        params = dict(d_model=d_model, n_heads=4, n_layers=layers, ffn=2 * d_model, epochs=epochs, lr=lr,
+                      patience=patience, pe_iterations=pe_iterations, relative_bias=True, appearance="features",
+                      scenes_per_batch=scenes_per_batch, early_stopping="nll", device=device)
+        result = cross_validate_hsp(train.scanpaths, centre, test=test.scanpaths if test else None, folds=folds,
+                                    seeds=seeds, oat_params=params, n_samples=samples, progress=True)
+        summary = summarise_hsp(result.per_fixation)
+        with _OutDir(out, overwrite) as tmp:
+            summary.to_csv(tmp / "hsp.csv", index=False)
+            per_image_scores(result.per_fixation).reset_index().to_csv(tmp / "hsp_per_image.csv", index=False)
+            result.per_fixation.to_csv(tmp / "hsp_per_fixation.csv.gz", index=False)
+            paired_differences(result.per_fixation).to_csv(tmp / "hsp_paired.csv", index=False)
+            curve = cumulative_performance(result.found)
+            curve.to_csv(tmp / "cumulative_performance.csv", index=False)
+            result.behaviour.to_csv(tmp / "behaviour.csv", index=False)
+            plot_cumulative(curve).savefig(tmp / "cumulative_performance.png", dpi=90)
+            scored = test or train
+            all_images = scored.images() if figures else {}
+            (fold, _), model = next(iter(result.models.items()))
+            tested = sorted(result.per_fixation.query("model == 'oat' and fold == @fold")["trial"].unique())
+            for trial in tested[:figures]:
+                image = all_images[trial]
+                data = prepared(scored.scanpaths.subset([trial]))
+                plot_hsp_maps(model, data, image).savefig(tmp / f"maps_{Path(trial).stem}.png", dpi=80)
+                pred = model.predict(data, n_samples=1)
+                plot_scanpath_on_image(data, trial, image, pred).savefig(tmp / f"scanpaths_{Path(trial).stem}.png", dpi=80)
+            (tmp / "command.json").write_text(json.dumps({
+                "dataset": "interiors", "train": str(train.root), "test": str(test.root) if test else None,
+                "folds": None if test else folds, "seeds": list(seeds), "samples": samples, "oat": params,
+                "features": json.loads(spec.to_json()), "seconds": result.seconds}, indent=1))
+    except (ValueError, FileNotFoundError) as err:
+        _fail(err)
+    console.print(summary[["model", "auc", "nss", "ig", "ll"]].round(3).to_string(index=False))

@@ -82,7 +82,7 @@ def grid_features(model: nn.Module, image: np.ndarray, template: np.ndarray, lay
 
 
 def attach_grid_features(data: ScanpathSet, images: dict[str, np.ndarray], templates: dict[str, np.ndarray],
-                         model: nn.Module, layers: Sequence[str], similarity: bool = True,
+                         model: nn.Module | None, layers: Sequence[str], similarity: bool = True,
                          cache: dict[str, tuple[np.ndarray, np.ndarray]] | None = None) -> ScanpathSet:
     """``data`` with every scene's ``features`` and ``target_features`` from :func:`grid_features`.
 

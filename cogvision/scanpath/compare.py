@@ -87,3 +87,32 @@ def markdown_table(frame: pd.DataFrame) -> str:
     lines = ["| " + " | ".join(map(str, frame.columns)) + " |", "|" + "---|" * len(frame.columns)]
     lines += ["| " + " | ".join(map(str, row)) + " |" for row in frame.itertuples(index=False)]
     return "\n".join(lines) + "\n"
+
+
+def hsp_by_seed(data: ScanpathSet, models: dict, fractions=(0.8, 0.1, 0.1), centre_map=None) -> pd.DataFrame:
+    """Human scanpath prediction of each seed's OAT and the density baselines on that seed's test part.
+
+    Parameters
+    ----------
+    data
+        The scanpaths :func:`compare_models` split (the same ``fractions``).
+    models
+        ``seed -> fitted OAT`` from :func:`compare_models`.
+    centre_map
+        The IG baseline over the grid; ``None`` fits the centre bias on each seed's training part.
+
+    Returns
+    -------
+    DataFrame
+        Per scored fixation, as :func:`~cogvision.scanpath.hsp_evaluation.cross_validate_hsp` (``fold`` = seed).
+    """
+    from cogvision.scanpath.density import prepared, score_hsp
+    from cogvision.scanpath.hsp_evaluation import centre_maps, fitted_baselines
+
+    frames = []
+    for seed, oat in models.items():
+        train, _, test = (prepared(part) for part in data.split(fractions, seed=seed))
+        centre = centre_maps(test, centre_map, train)
+        for name, model in [*fitted_baselines(train, test, centre_map).items(), ("oat", oat)]:
+            frames.append(score_hsp(model, test, centre, name).assign(seed=seed if name == "oat" else -1, fold=seed))
+    return pd.concat(frames, ignore_index=True)

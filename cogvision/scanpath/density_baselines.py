@@ -113,6 +113,24 @@ class CentreBiasDensity(_HistoryFree):
         return _normalised_log(self.map_[scene.grid_pos[:, 0], scene.grid_pos[:, 1]])
 
 
+def saccade_histogram(data: ScanpathSet, extent: tuple[int, int], sigma: float) -> np.ndarray:
+    """Smoothed distribution of saccade vectors in grid units, ``(2 * extent[0] - 1, 2 * extent[1] - 1)``.
+
+    Entry ``[dr + extent[0] - 1, dc + extent[1] - 1]`` is the probability of a saccade of ``dr`` rows and ``dc``
+    columns between consecutive fixations of the HSP-prepared scanpaths of ``data``, Gaussian-smoothed by
+    ``sigma`` cells and mixed with a uniform floor of weight ``FLOOR``.
+    """
+    rows, cols = extent
+    counts = np.zeros((2 * rows - 1, 2 * cols - 1))
+    for scene, _, seq in _scored(data):
+        step = scene.grid_pos[seq[1:]] - scene.grid_pos[seq[:-1]]
+        np.add.at(counts, (step[:, 0] + rows - 1, step[:, 1] + cols - 1), 1)
+    if not counts.sum():
+        raise ValueError("the scanpaths hold no saccade to fit a saccade distribution on")
+    smooth = gaussian_filter(counts, sigma, mode="constant")
+    return (1 - FLOOR) * smooth / smooth.sum() + FLOOR / smooth.size
+
+
 class SaccadeMarkov(ScanpathDensityModel):
     """First-order Markov model of saccade vectors in grid units.
 
@@ -129,16 +147,8 @@ class SaccadeMarkov(ScanpathDensityModel):
         self.with_centre = with_centre
 
     def fit(self, train: ScanpathSet) -> SaccadeMarkov:
-        rows, cols = _grid_shape(train)
-        counts = np.zeros((2 * rows - 1, 2 * cols - 1))
-        for scene, _, seq in _scored(train):
-            step = scene.grid_pos[seq[1:]] - scene.grid_pos[seq[:-1]]
-            np.add.at(counts, (step[:, 0] + rows - 1, step[:, 1] + cols - 1), 1)
-        if not counts.sum():
-            raise ValueError("train has no saccades to fit a Markov model on")
-        smooth = gaussian_filter(counts, self.sigma, mode="constant")
-        self.vectors_ = (1 - FLOOR) * smooth / smooth.sum() + FLOOR / smooth.size
-        self.shape_ = (rows, cols)
+        self.shape_ = _grid_shape(train)
+        self.vectors_ = saccade_histogram(train, self.shape_, self.sigma)
         self.centre_ = CentreBiasDensity().fit(train) if self.with_centre else None
         return self
 

@@ -42,6 +42,7 @@ class OATConfig:
     appearance: str = "label"
     feature_dim: int = 0
     max_steps: int = 128
+    relative_bias: bool = False
 
 
 class CropCNN(nn.Module):
@@ -122,15 +123,19 @@ class _DecoderLayer(nn.Module):
         return self.cross_attn.out_proj(out.transpose(0, 1).reshape(b, d) + bias[2 * d:])[:, None]
 
     def forward(self, x: torch.Tensor, memory: torch.Tensor, memory_keep: torch.Tensor | None,
-                cache: torch.Tensor | None = None, start: int = 0) -> torch.Tensor:
+                cache: torch.Tensor | None = None, start: int = 0, scene: torch.Tensor | None = None) -> torch.Tensor:
         """Outputs ``(B, T, d)`` for new tokens ``x`` ``(B, T, d)`` at positions ``start..``.
 
         Parameters
         ----------
         memory
-            Encoder states ``(B, S, d)``.
+            Encoder states ``(B, S, d)``, or ``(n_scenes, S, d)`` with ``scene``.
         memory_keep
-            :meth:`OATNetwork.key_mask` of the encoder padding: ``(B, 1, 1, S)``, true on real tokens, or ``None``.
+            :meth:`OATNetwork.key_mask` of the encoder padding: ``(B, 1, 1, S)``, true on real tokens, or ``None``
+            (per scene with ``scene``).
+        scene
+            ``(B,)`` scene of each row when ``memory`` holds each scene once: the cross-attention keys and values
+            are then projected once per scene and shared by its rows.
         cache
             ``(2, B, heads, max_len, d / heads)``, when given, holds the self-attention keys and values of
             positions ``< start`` and receives those of the new tokens.
@@ -149,6 +154,9 @@ class _DecoderLayer(nn.Module):
         else:
             cq = self._proj(self.cross_attn, h, slice(0, 1))[0]
             ck, cv = self._proj(self.cross_attn, memory, slice(1, 3))
+            if scene is not None:
+                ck, cv = ck[scene], cv[scene]
+                memory_keep = memory_keep[scene] if memory_keep is not None else None
             cross = self._attend(self.cross_attn, cq, ck, cv, memory_keep)
         h = self.norms[1](h + self.drop(cross))
         return self.norms[2](h + self.drop(self.ff(h)))
@@ -195,6 +203,10 @@ class OATNetwork(nn.Module):
         for p in self.parameters():
             if p.dim() > 1:
                 nn.init.xavier_uniform_(p)
+        if config.relative_bias:
+            # b[dr, dc]: a learned bias of every object's pointer logit by its grid offset from the current
+            # fixation (zero at the start: the paper's pointer).
+            self.rel_bias = nn.Parameter(torch.zeros(2 * n_pos - 1, 2 * n_pos - 1))
 
     def _position(self, pos: torch.Tensor) -> torch.Tensor:
         code = self.pos_table[pos].flatten(-2)  # (..., 3k)
@@ -246,6 +258,28 @@ class OATNetwork(nn.Module):
             return self.order_table
         return torch.as_tensor(sinusoidal_table(stop, self.config.d_model), device=self.order_table.device)
 
+    def relative_logits(self, token_pos: torch.Tensor, current: torch.Tensor) -> torch.Tensor:
+        """The relative-position bias ``(B, T, S)``: ``b[pos_s - current_t]`` for every object token ``s``, 0 for
+        the target token (the stop choice).
+
+        Parameters
+        ----------
+        token_pos
+            ``(B, S, 3)`` grid codes of the encoder tokens (target token first).
+        current
+            ``(B, T, 2)`` grid position of the fixation each step starts from (BOS: the grid centre).
+        """
+        offset = self.config.n_positions - 1
+        n_pos = self.rel_bias.shape[0]
+        d = (token_pos[:, None, :, :2] - current[:, :, None, :] + offset).clamp(0, n_pos - 1)  # (B, T, S, 2)
+        bias = self.rel_bias[d[..., 0], d[..., 1]]
+        bias[..., EOS] = 0.0
+        return bias
+
+    def token_positions(self, batch: OATBatch) -> torch.Tensor:
+        """Grid codes ``(n_scenes, 1 + N, 3)`` of the encoder tokens, target token first."""
+        return torch.cat([batch.tgt_pos[:, None], batch.obj_pos], 1)
+
     def pointer_logits(self, h: torch.Tensor, keys: torch.Tensor, blocked: torch.Tensor) -> torch.Tensor:
         """Logits ``(B, T, S)`` over encoder tokens for decoder states ``h`` ``(B, T, d)``.
 
@@ -280,19 +314,25 @@ class OATNetwork(nn.Module):
 
     def forward(self, batch: OATBatch) -> torch.Tensor:
         """Teacher-forced pointer logits ``(B, T, 1 + N)`` of the batch's scanpath rows."""
+        # Everything computed from the encoder states (cross-attention keys and values, pointer keys) is computed
+        # once per scene and shared by the scene's rows (all subjects of an image).
         tokens, memory, pad = self.encode(batch)
-        if batch.n_scenes != len(batch.scene) or not bool((batch.scene == torch.arange(len(batch.scene),
-                                                                                     device=batch.scene.device)).all()):
-            tokens, memory, pad = tokens[batch.scene], memory[batch.scene], pad[batch.scene]
-        keys = self.pointer_keys(memory)
-        x = self.decoder_inputs(tokens, batch.dec_in, batch.bos_pos[batch.scene])
+        scene = batch.scene
+        keys = self.pointer_keys(memory)[scene]
+        x = self.decoder_inputs(tokens[scene], batch.dec_in, batch.bos_pos[scene])
         keep = self.key_mask(pad)
         for layer in self.decoder:
-            x = layer(x, memory, keep)
+            x = layer(x, memory, keep, scene=scene)
         first = torch.zeros_like(batch.dec_in, dtype=torch.bool)
         first[:, 0] = True
         eos = torch.arange(pad.shape[1], device=pad.device) == EOS
-        return self.pointer_logits(x, keys, pad[:, None, :] | (first[..., None] & eos))
+        logits = self.pointer_logits(x, keys, pad[scene][:, None, :] | (first[..., None] & eos))
+        if self.config.relative_bias:
+            token_pos = self.token_positions(batch)[scene]  # (B, S, 3)
+            current = token_pos.gather(1, batch.dec_in[..., None].expand(-1, -1, 3))[..., :2]
+            current[:, 0] = batch.bos_pos[scene, :2]
+            logits = logits + self.relative_logits(token_pos, current)
+        return logits
 
     @torch.inference_mode()
     def generate(self, batch: OATBatch, max_len: int, sample: bool = False, generator: torch.Generator | None = None,
@@ -320,6 +360,9 @@ class OATNetwork(nn.Module):
         done = torch.zeros(n, dtype=torch.bool, device=dev)
         blocked = pad | (torch.arange(pad.shape[1], device=dev) == EOS)  # no EOS at the first step
         query_w, query_b = self.pointer_query()
+        if self.config.relative_bias:
+            token_pos = self.token_positions(batch)  # (n_scenes, S, 3)
+            current = bos_pos[:, :2]
         x = (self._bos(bos_pos) + order[0])[:, None]
         for step in range(max_len):
             for layer, cache in zip(self.decoder, caches):
@@ -327,6 +370,8 @@ class OATNetwork(nn.Module):
             query = torch.addmm(query_b, x[:, 0], query_w)  # (n, d)
             # the pointer logits less a constant per row: the same argmax and softmax
             logits = torch.bmm(memory, query[:, :, None])[..., 0].masked_fill(blocked, float("-inf"))
+            if self.config.relative_bias:
+                logits = logits + self.relative_logits(token_pos[scene], current[:, None])[:, 0]
             if sample:
                 # Draw for all n rows (those not in the batch from a dummy uniform), so that the random stream,
                 # and hence every sample, does not depend on when finished scanpaths leave the batch.
@@ -350,6 +395,8 @@ class OATNetwork(nn.Module):
                 caches = [_keep_rows(cache, live, step + 1) for cache in caches]
                 keep = keep.index_select(0, live) if keep is not None else None
             blocked = pad
+            if self.config.relative_bias:
+                current = token_pos[scene, choice, :2]
             # The next inputs: the chosen objects' tokens (finished rows read the target token; they are masked).
             x = (tokens[scene, choice] + order[step + 1])[:, None]
         return out

@@ -74,3 +74,102 @@ def plot_metric_bars(table: pd.DataFrame, metrics=("delta", "sequence_score", "m
         ax.set_title(metric + (" (lower is better)" if metric in ("delta", "edit_distance") else ""), fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def _image_axes(ax, image, width: float, height: float) -> None:
+    if image is not None:
+        ax.imshow(image, extent=(0, width, height, 0), cmap="gray")
+    ax.set_xlim(0, width)
+    ax.set_ylim(height, 0)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def plot_hsp_maps(model, data, image: np.ndarray | None = None, subject: str | None = None,
+                  max_steps: int = 4) -> plt.Figure:
+    """A model's next-fixation maps along one human scanpath, over the image, with the human's next fixation.
+
+    Parameters
+    ----------
+    model
+        A fitted :class:`~cogvision.scanpath.density.ScanpathDensityModel` on grid scenes.
+    data
+        A prepared :class:`~cogvision.scanpath.ScanpathSet` with one trial (:func:`~cogvision.scanpath.density.prepared`).
+    image
+        The stimulus ``(H, W)`` or ``(H, W, 3)``.
+    subject
+        Whose scanpath (default: the longest one).
+    """
+    trial = data.trials[0]
+    scene = data.scenes[trial]
+    seqs = {s: q for t, s, q in data.sequences() if t == trial and len(q) > 1}
+    if not seqs:
+        raise ValueError(f"trial {trial!r} has no scanpath with a fixation to predict")
+    subject = subject if subject is not None else max(seqs, key=lambda s: len(seqs[s]))
+    seq = seqs[subject]
+    maps = np.exp(model.log_density_sequences(scene, [seq], [subject])[0])
+    steps = min(max_steps, len(seq) - 1)
+    rows, cols = scene.grid_shape
+    fig, axes = plt.subplots(1, steps, figsize=(3.6 * steps, 3.2), squeeze=False)
+    centres = scene.centres
+    for i, ax in enumerate(axes[0]):
+        _image_axes(ax, image, scene.width, scene.height)
+        grid = np.zeros((rows, cols))
+        grid[scene.grid_pos[:, 0], scene.grid_pos[:, 1]] = maps[i]
+        ax.imshow(grid, extent=(0, scene.width, scene.height, 0), cmap="magma", alpha=0.55)
+        ax.plot(centres[seq[:i + 1], 0], centres[seq[:i + 1], 1], "-o", color="cyan", ms=3, lw=1)
+        ax.plot(*centres[seq[i + 1]], "x", color="lime", ms=9, mew=2)
+        ax.set_title(f"before fixation {i + 1} (p = {maps[i][seq[i + 1]]:.3f})", fontsize=8)
+    fig.suptitle(f"{trial}, subject {subject}: map given fixations so far (cyan), next fixation (green x)", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def plot_scanpath_on_image(data, trial: str, image: np.ndarray | None = None, predictions: pd.DataFrame | None = None,
+                           max_humans: int = 2, sample: int = 0) -> plt.Figure:
+    """Human scanpaths (and a predicted one) drawn on the stimulus, each fixation numbered in order.
+
+    Refixations of one place show as several numbers at one point; the target's cells are outlined.
+    """
+    scene = data.scenes[trial]
+    panels = 1 + (predictions is not None)
+    fig, axes = plt.subplots(1, panels, figsize=(5.0 * panels, 4.0), squeeze=False)
+    for ax in axes[0]:
+        _image_axes(ax, image, scene.width, scene.height)
+        for k in scene.target_objects:
+            x0, y0, x1, y1 = scene.boxes[k]
+            ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, color="gold", lw=1))
+    colours = plt.cm.tab10.colors
+
+    def draw(ax, xy, colour):
+        ax.plot(xy[:, 0], xy[:, 1], "-", color=colour, lw=1)
+        for k, (x, y) in enumerate(xy):
+            ax.text(x, y, str(k), color="white", fontsize=7, ha="center", va="center",
+                    bbox=dict(boxstyle="circle,pad=0.15", fc=colour, ec="none", alpha=0.85))
+
+    humans = data.fixations[data.fixations["trial"] == trial]
+    for i, (subject, group) in enumerate(humans.groupby("subject")):
+        if i >= max_humans:
+            break
+        draw(axes[0, 0], group.sort_values("fixation")[["x", "y"]].to_numpy(float), colours[i % 10])
+    axes[0, 0].set_title(f"{trial}: {min(max_humans, humans['subject'].nunique())} human scanpaths", fontsize=8)
+    if predictions is not None:
+        pred = predictions[(predictions["trial"] == trial) & (predictions["sample"] == sample)].sort_values("fixation")
+        draw(axes[0, 1], pred[["x", "y"]].to_numpy(float), "crimson")
+        axes[0, 1].set_title(f"model sample {sample} ({len(pred)} fixations)", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_cumulative(curve: pd.DataFrame) -> plt.Figure:
+    """Target found within k fixations (``who, k, found, auc_perf`` from
+    :func:`~cogvision.scanpath.hsp_evaluation.cumulative_performance`)."""
+    fig, ax = plt.subplots(figsize=(4.5, 3.2))
+    for who, group in curve.groupby("who"):
+        ax.plot(group["k"], group["found"], "-o", ms=3, label=f"{who} (AUCperf {group['auc_perf'].iloc[0]:.3f})")
+    ax.set_xlabel("fixations after the first (k)")
+    ax.set_ylabel("targets found")
+    ax.set_ylim(0, 1)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
