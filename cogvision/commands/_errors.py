@@ -84,7 +84,8 @@ def handle_errors(func: F) -> F:
             previous = signal.signal(signal.SIGTERM, _interrupt)
         try:
             return func(*args, **kwargs)
-        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit):
+        except (typer.Exit, typer.Abort, click.exceptions.Exit, click.exceptions.Abort, click.ClickException,
+                SystemExit):
             raise
         except KeyboardInterrupt:
             if debug:

@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 console = Console()
 
@@ -24,22 +25,26 @@ def demo(
     Writes OUT/report.html (and report.md, numbers.json, figures). Real data (Amazon covers, Haxby,
     GazeFollow annotations, MobileNetV2 weights) is used where the data folder has it.
     """
-    from cogvision.demo import run_demo
+    from cogvision.demo import SECTIONS, run_demo
+    from cogvision.device import resolve_device
+    from cogvision.io import check_out_dir, publish_folder, run_metadata
     from data_loaders.shared import shared_dir
 
     if data is not None and not data.is_dir():
-        console.print(f"[red]error:[/red] --data {data} is not a folder")
-        raise typer.Exit(code=2)
+        raise NotADirectoryError(f"--data {data} is not a folder")
+    chosen = tuple(s.strip() for s in sections.split(",") if s.strip())
+    unknown = [s for s in chosen if s not in SECTIONS]
+    if unknown or not chosen:
+        raise ValueError(f"--sections: unknown or no sections {unknown or sections!r}; expected some of "
+                         f"{', '.join(SECTIONS)}")
+    check_out_dir(out, overwrite)
+    dev = str(resolve_device(device))
     shared = None if no_data else (data or shared_dir())
-    try:
-        results = run_demo(out, shared=shared, device=device,
-                           sections=tuple(s.strip() for s in sections.split(",") if s.strip()), overwrite=overwrite)
-    except (FileExistsError, ValueError) as err:
-        console.print(f"[red]error:[/red] {err}")
-        raise typer.Exit(code=2)
+    with publish_folder(out, overwrite=overwrite, metadata=run_metadata(device=dev, sections=",".join(chosen))) as tmp:
+        results = run_demo(tmp, shared=shared, device=dev, sections=chosen, overwrite=True)
     for r in results:
         status = "[red]failed[/red]" if r.error else "[green]ok[/green]"
-        console.print(f"{r.title}: {status} ({r.seconds:.1f} s)")
-    console.print(f"report: {out / 'report.html'}")
+        console.print(f"{escape(r.title)}: {status} ({r.seconds:.1f} s)")
+    console.print(f"report: {escape(str(out / 'report.html'))}")
     if any(r.error for r in results):
         raise typer.Exit(code=1)

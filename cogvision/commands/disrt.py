@@ -9,6 +9,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 console = Console()
@@ -23,6 +24,17 @@ def _numbers(text: str | None, kind: type, option: str) -> list:
         return [kind(part) for part in _split(text)]
     except ValueError:
         raise ValueError(f"{option} expects comma-separated {kind.__name__} values, got {text!r}") from None
+
+
+def _add_model_column(path: Path, model: str) -> None:
+    """Insert a first column ``model`` into the CSV table at ``path`` (tables of several runs concatenate)."""
+    import pandas as pd
+
+    from cogvision.io import atomic_write
+
+    frame = pd.read_csv(path)
+    frame.insert(0, "model", model)
+    atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False))
 
 
 def _command(**options) -> str:
@@ -69,55 +81,59 @@ def disrt(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing result folder."),
 ) -> None:
     """Odd-one-out among (image, pixel-matched nuisance, distortion) at chosen layers; writes a report folder."""
-    from data_loaders.images import builtin_images, load_images
-
     from cogvision.gestalt import DisrtProtocol, run_disrt
-    from cogvision.gestalt.report import check_out_dir, save_results
+    from cogvision.gestalt.report import save_results
+    from cogvision.io import check_out_dir, publish_folder, run_metadata
     from cogvision.models import load_model, preprocessing_for
     from cogvision.training import seed_everything
+    from data_loaders.images import builtin_images, load_images
 
     command = _command(model=model, weights=weights, images=images, layers=layers, distortion=distortion, grid=grid,
                        pool=pool, similarity=similarity, nuisance=nuisance, no_match=no_match, trials=trials, topk=topk,
                        topk_layers=topk_layers, token_mode=token_mode, human=human, batch_size=batch_size,
                        n_boot=n_boot, device=device, seed=seed, strict=strict, out=out)
-    try:
-        check_out_dir(out, overwrite)
-        protocol = DisrtProtocol(distortions=tuple(_split(distortion)), grids=tuple(_numbers(grid, int, "--grid")),
-                                 pooling=pool, similarity=similarity, nuisance=nuisance, match=not no_match,
-                                 token_mode=token_mode, seed=seed, trials=trials, n_boot=n_boot, human=human)
-        seed_everything(seed)  # a randomly initialised model is the same network for the same --seed
-        net = load_model(model, weights=weights, device=device)
-        side = preprocessing_for(net).resize
-        skipped: list[str] = []
-        if images:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                batch, names, skipped = load_images(images, size=side, strict=strict)
-            for warning in caught:
-                console.print(f"[yellow]warning:[/yellow] {warning.message}")
-        else:
-            batch, names = builtin_images(size=side)
-        console.print(f"{len(names)} images" + (f" ({len(skipped)} unreadable, skipped)" if skipped else "")
-                      + f"; model {model} on {next(net.parameters()).device}")
-        ds = run_disrt(net, batch, protocol, layers=None if layers == "auto" else _split(layers),
-                       topk=_numbers(topk, float, "--topk"), topk_layers=_split(topk_layers) or None,
-                       batch_size=batch_size, image_names=names, progress=True)
-        ds.attrs["n_skipped"] = len(skipped)
-        info = save_results(ds, out, command=command, overwrite=overwrite)
-    except (ValueError, FileNotFoundError, FileExistsError) as err:
-        console.print(f"[red]error:[/red] {err}")
-        raise typer.Exit(code=2)
+    for flag, value in (("--trials", trials), ("--batch-size", batch_size), ("--n-boot", n_boot)):
+        if value < 1:
+            raise ValueError(f"{flag} must be >= 1, got {value}")
+    check_out_dir(out, overwrite)
+    protocol = DisrtProtocol(distortions=tuple(_split(distortion)), grids=tuple(_numbers(grid, int, "--grid")),
+                             pooling=pool, similarity=similarity, nuisance=nuisance, match=not no_match,
+                             token_mode=token_mode, seed=seed, trials=trials, n_boot=n_boot, human=human)
+    seed_everything(seed)  # a randomly initialised model is the same network for the same --seed
+    net = load_model(model, weights=weights, device=device)
+    side = preprocessing_for(net).resize
+    skipped: list[str] = []
+    if images:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            batch, names, skipped = load_images(images, size=side, strict=strict)
+        for warning in caught:
+            console.print(f"[yellow]warning:[/yellow] {escape(str(warning.message))}")
+    else:
+        batch, names = builtin_images(size=side)
+    dev = next(net.parameters()).device
+    console.print(f"{len(names)} images" + (f" ({len(skipped)} unreadable, skipped)" if skipped else "")
+                  + f"; model {escape(model)} on {dev}")
+    ds = run_disrt(net, batch, protocol, layers=None if layers == "auto" else _split(layers),
+                   topk=_numbers(topk, float, "--topk"), topk_layers=_split(topk_layers) or None,
+                   batch_size=batch_size, image_names=names, progress=True)
+    ds.attrs["n_skipped"] = len(skipped)
+    metadata = run_metadata(seed=seed, device=dev, model=model)
+    with publish_folder(out, overwrite=overwrite, metadata=metadata) as tmp:
+        info = save_results(ds, tmp, command=command, overwrite=True)
+        for table_name in ("scores.csv", "trials.csv"):
+            _add_model_column(tmp / table_name, model)
     table = Table("layer", "mean accuracy", "graded index",
-                  title=f"DiSRT {model} (nulls: structure-blind {info['null_structure_blind']:.2f}, "
+                  title=f"DiSRT {escape(model)} (nulls: structure-blind {info['null_structure_blind']:.2f}, "
                         f"pixel observer {info['null_pixel']:.2f})")
     table.add_row("null: structure-blind", f"{info['null_structure_blind']:.3f}", f"{info['null_structure_blind']:.3f}")
     table.add_row("null: pixel observer", f"{info['null_pixel']:.3f}", f"{info['null_pixel']:.3f}")
     for layer, value in info["per_layer"].items():
-        table.add_row(layer if layer != "pixels" else "pixels (measured)", f"{value:.3f}",
+        table.add_row(escape(layer) if layer != "pixels" else "pixels (measured)", f"{value:.3f}",
                       f"{info['per_layer_index'][layer]:.3f}")
     console.print(table)
     excluded = ", ".join(f"{c['distortion']} {c['strength']}x{c['strength']}" for c in info["excluded_cells"])
-    console.print(f"score {info['score']:.3f} [{info['score_low']:.3f}, {info['score_high']:.3f}] at "
-                  f"{info['readout_layer']}; index {info['index']:.3f} [{info['index_low']:.3f}, "
-                  f"{info['index_high']:.3f}]; nuisance matched on {info['nuisance_matched_fraction']:.1%}; "
-                  f"left out: {excluded or 'none'}; results in {out}")
+    console.print(escape(f"score {info['score']:.3f} [{info['score_low']:.3f}, {info['score_high']:.3f}] at "
+                         f"{info['readout_layer']}; index {info['index']:.3f} [{info['index_low']:.3f}, "
+                         f"{info['index_high']:.3f}]; nuisance matched on {info['nuisance_matched_fraction']:.1%}; "
+                         f"left out: {excluded or 'none'}; results in {out}"))

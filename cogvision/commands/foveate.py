@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
+import json
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 console = Console()
 SYSTEMS = ("texture", "blur", "uniform", "reference")
+
+
+def _output_names(images: List[Path], system: str) -> list[str]:
+    """``<stem>_<system>.png`` per image; two inputs with the same stem are an error (one would be lost)."""
+    names, seen = [], {}
+    for path in images:
+        name = f"{path.stem}_{system}.png"
+        if name in seen:
+            raise ValueError(f"{seen[name]} and {path} would both be written as {name}; give images with "
+                             "different file names (stems)")
+        seen[name] = path
+        names.append(name)
+    return names
 
 
 def _fixation(text: Optional[str]) -> Optional[tuple[float, float]]:
@@ -49,62 +61,56 @@ def foveate(
 
     from cogvision.device import resolve_device
     from cogvision.foveation import FoveatedBlur, FoveatedTexture, Reference, UniformBlur
+    from cogvision.io import check_out_dir, publish_folder, run_metadata
     from data_loaders.images import read_image, square_resize
 
     if system not in SYSTEMS:
         raise typer.BadParameter(f"--system must be one of {SYSTEMS}, got {system!r}")
     if match_to is not None and (match_to != "texture" or system not in ("blur", "uniform")):
-        console.print(f"[red]error:[/red] --match-to texture applies to --system blur or uniform, got --match-to "
-                      f"{match_to!r} with --system {system!r}")
-        raise typer.Exit(code=2)
-    if out.exists() and not overwrite:
-        console.print(f"[red]error:[/red] {out} exists; pass --overwrite to replace it")
-        raise typer.Exit(code=2)
+        raise ValueError(f"--match-to texture applies to --system blur or uniform, got --match-to {match_to!r} "
+                         f"with --system {system!r}")
+    if size < 8:
+        raise ValueError(f"--size must be at least 8 pixels, got {size}")
+    names = _output_names(images, system)
+    check_out_dir(out, overwrite)
     dev = resolve_device(device)
-    try:
-        batch = torch.stack([square_resize(read_image(p), size) for p in images]).to(dev)
-        fix = _fixation(fixation)
-        matching = None
-        if match_to is not None:
-            from cogvision.foveation.matching import match_system
+    fix = _fixation(fixation)
+    batch = torch.stack([square_resize(read_image(p), size) for p in images]).to(dev)
+    matching = None
+    if match_to is not None:
+        from cogvision.foveation.matching import match_system
 
-            texture = FoveatedTexture(scaling, fixation=fix, fov_deg=fov_deg, seed=seed)
-            matching = match_system("uniform" if system == "uniform" else "foveated_blur", batch, texture)
-            if system == "uniform":
-                blur_sigma = matching["parameter"]
-            else:
-                blur_slope = matching["parameter"]
-        module = {
-            "texture": lambda: FoveatedTexture(scaling, fixation=fix, fov_deg=fov_deg, seed=seed),
-            "blur": lambda: FoveatedBlur(blur_slope, fixation=fix, fov_deg=fov_deg),
-            "uniform": lambda: UniformBlur(blur_sigma, fov_deg=fov_deg),
-            "reference": lambda: Reference(),
-        }[system]()
-        with torch.no_grad():
-            index = list(range(len(batch)))  # texture noise seeded per image
-            result = (module(batch, index=index) if system == "texture" else module(batch)).cpu()
-    except (ValueError, FileNotFoundError) as err:
-        console.print(f"[red]error:[/red] {err}")
-        raise typer.Exit(code=2)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    for path, image in zip(images, result):
-        matplotlib.image.imsave(tmp / f"{path.stem}_{system}.png", image.permute(1, 2, 0).numpy())
+        texture = FoveatedTexture(scaling, fixation=fix, fov_deg=fov_deg, seed=seed)
+        matching = match_system("uniform" if system == "uniform" else "foveated_blur", batch, texture)
+        if system == "uniform":
+            blur_sigma = matching["parameter"]
+        else:
+            blur_slope = matching["parameter"]
+    module = {
+        "texture": lambda: FoveatedTexture(scaling, fixation=fix, fov_deg=fov_deg, seed=seed),
+        "blur": lambda: FoveatedBlur(blur_slope, fixation=fix, fov_deg=fov_deg),
+        "uniform": lambda: UniformBlur(blur_sigma, fov_deg=fov_deg),
+        "reference": lambda: Reference(),
+    }[system]()
+    with torch.no_grad():
+        index = list(range(len(batch)))  # texture noise seeded per image
+        result = (module(batch, index=index) if system == "texture" else module(batch)).cpu()
+    metadata = run_metadata(seed=seed, device=dev, system=system, images=len(images))
+    with publish_folder(out, overwrite=overwrite, metadata=metadata) as tmp:
+        for name, image in zip(names, result):
+            matplotlib.image.imsave(tmp / name, image.permute(1, 2, 0).numpy())
+        if matching is not None:
+            matching["parameter_name"] = "blur_sigma_deg" if system == "uniform" else "blur_slope"
+            (tmp / "matching.json").write_text(json.dumps(matching, indent=2))
+        if show_windows:
+            from cogvision.foveation import pooling_windows
+            from cogvision.viz.foveation import plot_windows
+
+            fig = plot_windows(pooling_windows(size, size, scaling, fixation=fix, fov_deg=fov_deg), batch[0].cpu())
+            fig.savefig(tmp / "windows.png", dpi=120, bbox_inches="tight")
     if matching is not None:
-        import json
-
-        matching["parameter_name"] = "blur_sigma_deg" if system == "uniform" else "blur_slope"
-        (tmp / "matching.json").write_text(json.dumps(matching, indent=2))
         state = "matched" if matching["feasible"] else "NOT reachable: strongest blur tried"
         console.print(f"SSIM target {matching['target']:.3f} (texture, scaling {scaling}), achieved "
-                      f"{matching['achieved']:.3f} at {matching['parameter_name']} {matching['parameter']:.4g} ({state})")
-    if show_windows:
-        from cogvision.foveation import pooling_windows
-        from cogvision.viz.foveation import plot_windows
-
-        fig = plot_windows(pooling_windows(size, size, scaling, fixation=fix, fov_deg=fov_deg), batch[0].cpu())
-        fig.savefig(tmp / "windows.png", dpi=120, bbox_inches="tight")
-    if out.exists():
-        shutil.rmtree(out)
-    os.replace(tmp, out)
-    console.print(f"wrote {len(images)} image(s) through the {system} system to {out}")
+                      f"{matching['achieved']:.3f} at {matching['parameter_name']} {matching['parameter']:.4g} "
+                      f"({escape(state)})")
+    console.print(f"wrote {len(names)} image(s) through the {system} system to {escape(str(out))}")

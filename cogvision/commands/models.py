@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 app = typer.Typer(help="Load and inspect vision networks.", no_args_is_help=True)
@@ -20,7 +21,7 @@ def list_specs() -> None:
 
     table = Table("prefix", "example", "what")
     for prefix, (example, what) in SPEC_EXAMPLES.items():
-        table.add_row(prefix, example, what)
+        table.add_row(escape(prefix), escape(example), escape(what))
     console.print(table)
 
 
@@ -34,20 +35,18 @@ def inspect(
     """Layers, parameter count, input size, attention blocks and whether the harnesses can use SPEC."""
     from cogvision.models import list_layers, load_model, preprocessing_for, validate_model
 
-    try:
-        model = load_model(spec, weights=weights, device="cpu")
-    except (ValueError, FileNotFoundError) as err:
-        console.print(f"[red]error:[/red] {err}")
-        raise typer.Exit(code=2)
+    if image_size is not None and image_size < 8:
+        raise ValueError(f"--image-size must be at least 8 pixels, got {image_size}")
+    model = load_model(spec, weights=weights, device="cpu")
     prep = preprocessing_for(model)
     size = image_size or prep.crop
     report = validate_model(model, size)
-    console.print(f"[bold]{spec}[/bold]  ({type(model).__name__})")
-    console.print(f"input: {size}x{size} px, preprocessing: resize {prep.resize}, crop {prep.crop}, "
-                  f"mean {prep.mean}, std {prep.std} (from {prep.source})")
-    console.print(str(report))
+    console.print(f"[bold]{escape(spec)}[/bold]  ({type(model).__name__})")
+    console.print(escape(f"input: {size}x{size} px, preprocessing: resize {prep.resize}, crop {prep.crop}, "
+                         f"mean {prep.mean}, std {prep.std} (from {prep.source})"))
+    console.print(escape(str(report)))
     layers = list_layers(model) if all_layers else [n for n in list_layers(model) if n.count(".") <= 1]
     console.print(f"layers ({len(layers)} shown; --all-layers for every one):")
-    console.print(", ".join(layers))
+    console.print(escape(", ".join(layers)))
     if not report.ok:
         raise typer.Exit(code=1)

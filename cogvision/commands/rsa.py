@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from cogvision.brain.rsa import METHODS, METRICS
 
@@ -29,35 +29,31 @@ def rsa(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing result folder."),
 ) -> None:
     """Layer sweep of RSA against human IT (4 subjects, ceiling band) and monkey IT; writes rsa.csv."""
+    import torch
+
+    from cogvision.brain.rsa_report import model_layer_rdms, write_rsa
+    from cogvision.io import check_out_dir, publish_folder, run_metadata
     from data_loaders.images import to_tensor
     from data_loaders.kriegeskorte92 import load_92images, reference_rdms
 
-    try:
-        if metric not in METRICS or method not in METHODS:
-            raise ValueError(f"--metric must be one of {METRICS} and --method one of {METHODS}")
-        if weights is not None and not weights.is_file():
-            raise FileNotFoundError(f"--weights file {weights} does not exist")
-        if out.exists() and any(out.iterdir()) and not overwrite:
-            raise FileExistsError(f"{out} exists and is not empty; pass --overwrite to replace it")
-        if n_boot < 1:
-            raise ValueError(f"--n-boot must be >= 1, got {n_boot}")
-        ds = load_92images(stimuli)
-        import torch
-
-        from cogvision.brain.rsa_report import model_layer_rdms, write_rsa
-
-        images = torch.stack([to_tensor(img) for img in ds["images"].values])
-        names = [x.strip() for x in layers.split(",")] if layers else None
-        rdms = model_layer_rdms(model, images, names, weights=None if weights is None else str(weights), metric=metric,
-                                seed=seed, device=device)
-        if out.exists() and overwrite:
-            shutil.rmtree(out)
-        table = write_rsa(out, rdms, reference_rdms(ds), method=method, n_boot=n_boot, seed=seed,
+    if metric not in METRICS or method not in METHODS:
+        raise ValueError(f"--metric must be one of {METRICS} and --method one of {METHODS}")
+    if weights is not None and not weights.is_file():
+        raise FileNotFoundError(f"--weights file {weights} does not exist")
+    if n_boot < 1:
+        raise ValueError(f"--n-boot must be >= 1, got {n_boot}")
+    if mixed_splits < 0:
+        raise ValueError(f"--mixed-splits must be >= 0, got {mixed_splits}")
+    check_out_dir(out, overwrite)
+    ds = load_92images(stimuli)
+    images = torch.stack([to_tensor(img) for img in ds["images"].values])
+    names = [x.strip() for x in layers.split(",")] if layers else None
+    rdms = model_layer_rdms(model, images, names, weights=None if weights is None else str(weights), metric=metric,
+                            seed=seed, device=device)
+    with publish_folder(out, overwrite=overwrite, metadata=run_metadata(seed=seed, device=device, model=model)) as tmp:
+        table = write_rsa(tmp, rdms, reference_rdms(ds), method=method, n_boot=n_boot, seed=seed,
                           mixed_splits=mixed_splits,
                           info={"model": model, "weights": str(weights) if weights else None, "metric": metric,
                                 "stimuli": str(stimuli)})
-    except (FileNotFoundError, FileExistsError, ValueError) as err:
-        console.print(f"[red]error:[/red] {err}")
-        raise typer.Exit(code=2)
-    console.print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    console.print(f"results: {out}")
+    console.print(escape(table.to_string(index=False, float_format=lambda v: f"{v:.3f}")))
+    console.print(f"results: {escape(str(out))}")
