@@ -34,6 +34,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from cogvision.device import resolve_device
+from cogvision.io import atomic_write, read_checkpoint
 
 LossFn = Callable[[torch.nn.Module, Any], torch.Tensor]
 MetricFn = Callable[[torch.nn.Module], float]
@@ -64,11 +65,7 @@ def to_device(batch: Any, device: torch.device) -> Any:
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
     """``torch.save`` to a temporary file beside ``path``, then rename: never a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: torch.save(obj, tmp))
 
 
 @dataclass
@@ -220,7 +217,7 @@ def fit(
 
     if resume and ckpt_path is not None and ckpt_path.exists():
         # on the CPU: the RNG states must stay CPU tensors; load_state_dict moves the rest to the model's device
-        state = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+        state = read_checkpoint(ckpt_path)
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         if sched is not None and state["scheduler"] is not None:

@@ -6,6 +6,7 @@ Images come back as a float tensor (B, 3, H, W) in [0, 1] plus their names.
 from __future__ import annotations
 
 import glob
+import os
 import warnings
 from pathlib import Path
 
@@ -16,6 +17,9 @@ import torch.nn.functional as F
 # Natural photographs in scikit-image's and matplotlib's wheels (no download needed).
 BUILTIN_IMAGES = ("astronaut", "chelsea", "coffee", "rocket", "camera", "hubble_deep_field", "retina",
                   "grace_hopper")
+#: Default pixel limit of :func:`read_image` (40 megapixels: above every data set used here, below the
+#: images that would take gigabytes once decoded).
+MAX_PIXELS = 40_000_000
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 
 
@@ -75,17 +79,74 @@ def builtin_images(names: list[str] | None = None, size: int = 224) -> tuple[tor
     return torch.stack([square_resize(to_tensor(_read_builtin(n)), size) for n in names]), names
 
 
-def read_image(path: str | Path) -> torch.Tensor:
-    """Read one image file as (3, H, W) in [0, 1]; raises ``ValueError`` naming the file if unreadable."""
+def max_pixels() -> int:
+    """The largest image (width x height) :func:`read_image` decodes: ``$COGVISION_MAX_PIXELS`` or
+    :data:`MAX_PIXELS`."""
+    value = os.environ.get("COGVISION_MAX_PIXELS", "")
+    try:
+        return int(value) if value else MAX_PIXELS
+    except ValueError:
+        raise ValueError(f"COGVISION_MAX_PIXELS must be a whole number of pixels, got {value!r}") from None
+
+
+def _peek(path: Path) -> tuple[tuple[int, int], str] | None:
+    """(width, height) and PIL mode from the header only, or ``None`` when PIL cannot identify the file."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            return image.size, image.mode
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError):
+        return None
+
+
+def read_image(path: str | Path, limit: int | None = None) -> torch.Tensor:
+    """Read one image file as (3, H, W) in [0, 1].
+
+    Parameters
+    ----------
+    path
+        An image file (PNG, JPEG, TIFF, ...).
+    limit
+        Largest width x height decoded (default :func:`max_pixels`); checked from the header, before decoding.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ValueError
+        Naming the file: not an image, larger than ``limit``, or undecodable.
+
+    Warns
+    -----
+    UserWarning
+        When a CMYK image is converted to RGB.
+    """
     import skimage.io
 
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"image {path} does not exist")
+        raise FileNotFoundError(f"image {path} does not exist" if not path.exists() else f"image {path} is not a file")
+    limit = max_pixels() if limit is None else limit
+    header = _peek(path)
+    if header is not None:
+        (width, height), mode = header
+        if width * height > limit:
+            raise ValueError(f"image {path} is {width}x{height} = {width * height} pixels, above the limit of "
+                             f"{limit}; resize it, or raise COGVISION_MAX_PIXELS")
+        if mode == "CMYK":
+            from PIL import Image
+
+            warnings.warn(f"{path} is a CMYK image; converted to RGB", stacklevel=2)
+            with Image.open(path) as image:
+                return to_tensor(np.asarray(image.convert("RGB")))
     try:
         return to_tensor(skimage.io.imread(path))
     except Exception as err:  # any decoder failure is reported with the path
-        raise ValueError(f"cannot read image {path}: {err}") from err
+        if header is None:
+            raise ValueError(f"cannot read image {path}: not an image file in a known format "
+                             f"({', '.join(IMAGE_SUFFIXES)})") from None
+        raise ValueError(f"cannot read image {path}: {' '.join(str(err).split())}") from None
 
 
 def find_images(source: str | Path) -> list[Path]:

@@ -6,7 +6,8 @@ and never a hidden temporary folder.
 """
 
 from cogvision.io.atomic import atomic_write
+from cogvision.io.checkpoint import read_checkpoint
 from cogvision.io.metadata import run_metadata
 from cogvision.io.publish import check_out_dir, publish_folder
 
-__all__ = ["atomic_write", "check_out_dir", "publish_folder", "run_metadata"]
+__all__ = ["atomic_write", "check_out_dir", "publish_folder", "read_checkpoint", "run_metadata"]

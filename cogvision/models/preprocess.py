@@ -6,6 +6,7 @@ Every harness uses the same object, found by :func:`preprocessing_for`. Images a
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -64,6 +65,33 @@ class Preprocessing:
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
         """Resize, crop and normalise."""
         return self.normalize(self.resize_crop(images))
+
+
+def as_float_images(images: torch.Tensor) -> torch.Tensor:
+    """Images as a float tensor: uint8 in [0, 255] is converted to [0, 1] with a warning; other integer
+    or boolean tensors are refused.
+
+    Raises
+    ------
+    ValueError
+        If ``images`` is not a tensor, or holds integers other than uint8.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")
+    ...     as_float_images(torch.full((1, 3, 2, 2), 255, dtype=torch.uint8)).max().item()
+    1.0
+    """
+    if not isinstance(images, torch.Tensor):
+        raise ValueError(f"expected images as a torch tensor (B, 3, H, W), got {type(images).__name__}")
+    if images.dtype == torch.uint8:
+        warnings.warn("uint8 images converted to float in [0, 1] (divided by 255)", stacklevel=3)
+        return images.float() / 255.0
+    if not images.is_floating_point():
+        raise ValueError(f"expected images as float in [0, 1] (or uint8 in [0, 255]), got dtype {images.dtype}")
+    return images
 
 
 def _check_images(images: torch.Tensor) -> None:

@@ -19,7 +19,7 @@ import xarray as xr
 from torch import nn
 
 from cogvision.models.attention import AttentionRecorder, block_names, token_layout
-from cogvision.models.preprocess import preprocessing_for
+from cogvision.models.preprocess import as_float_images, preprocessing_for
 
 
 def list_layers(model: nn.Module, leaves_only: bool = False) -> list[str]:
@@ -137,6 +137,7 @@ def extract_features(
         Variables named after the layers; dims as in the module docstring; ``attrs`` hold the model
         spec and preprocessing.
     """
+    images = as_float_images(images)
     layers = layers or default_layers(model)
     device = next(iter(model.parameters()), torch.empty(0)).device
     prep = preprocessing_for(model)
@@ -191,6 +192,7 @@ def extract_attention(
         ``token_kind`` (``cls``/``regN``/``patch``), ``token_y``/``token_x`` (patch grid position, -1
         for special tokens) on both ``query`` and ``key``.
     """
+    images = as_float_images(images)
     prep = preprocessing_for(model)
     device = next(iter(model.parameters())).device
     chunks: dict[str, list[np.ndarray]] = {}

@@ -7,10 +7,11 @@ which refuses pickled objects other than tensors and plain containers.
 from __future__ import annotations
 
 import os
-import pickle
 from pathlib import Path
 
 import torch
+
+from cogvision.io import read_checkpoint
 
 NESTING_KEYS = ("state_dict", "model", "model_state_dict", "module")
 PREFIXES = ("module.", "_orig_mod.")
@@ -34,19 +35,15 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     if not path.is_file():
         raise FileNotFoundError(f"weights file {path} does not exist")
     if path.suffix == ".safetensors":
+        from safetensors import SafetensorError
         from safetensors.torch import load_file
 
-        state = load_file(str(path), device="cpu")
-    else:
         try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except pickle.UnpicklingError as err:
-            raise ValueError(
-                f"refused to load {path}: it holds pickled objects other than tensors, which would run code; "
-                "save a plain state dict (torch.save(model.state_dict(), ...)) or a .safetensors file"
-            ) from err
-        except RuntimeError as err:
-            raise ValueError(f"{path} is not a torch checkpoint or safetensors file ({err})") from err
+            state = load_file(str(path), device="cpu")
+        except (SafetensorError, OSError) as err:
+            raise ValueError(f"weights file {path} is not a valid .safetensors file ({err})") from None
+    else:
+        state = read_checkpoint(path, "weights file")
     return _unwrap(state, path)
 
 
