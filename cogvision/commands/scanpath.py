@@ -11,6 +11,7 @@ from typing import List, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 app = typer.Typer(help="Object-level scanpath prediction (OAT), baselines and scanpath metrics.", no_args_is_help=True)
 console = Console()
@@ -76,7 +77,7 @@ class _OutDir:
 
 
 def _fail(err: Exception) -> None:
-    console.print(f"[red]error:[/red] {err}")
+    console.print(f"[red]error:[/red] {escape(str(err))}", soft_wrap=True)
     raise typer.Exit(code=2)
 
 

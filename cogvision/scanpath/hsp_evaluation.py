@@ -120,7 +120,11 @@ def evaluate_split(train: ScanpathSet, test: ScanpathSet, centre_map: np.ndarray
     found.append(pd.DataFrame({"who": "human", "seed": -1, "k": np.arange(1, k_max + 1),
                                "found": found_within(human_seqs, human_targets, k_max)}))
     for seed in seeds:
-        fit_part, val_part = train.split((1 - val_fraction, val_fraction), seed=seed) if val_fraction else (train, None)
+        n_images = len({s.image_id for s in train.scenes.values()})
+        if val_fraction and round(val_fraction * n_images) >= 1:
+            fit_part, val_part = train.split((1 - val_fraction, val_fraction), seed=seed)
+        else:
+            fit_part, val_part = train, None  # too few images to hold some back: no early stopping
         oat = OAT(**{**oat_params, "seed": seed, "progress": progress}).fit(fit_part, val_part)
         models[(fold, seed)] = oat
         frames.append(score_hsp(oat, test, centre, "oat").assign(seed=seed))

@@ -191,6 +191,8 @@ class OAT(BaseEstimator, ScanpathDensityModel):
             raise ValueError("train has no scanpaths")
         if self.early_stopping not in ("delta", "nll"):
             raise ValueError(f"early_stopping must be 'delta' or 'nll', got {self.early_stopping!r}")
+        if val is not None and len(val) == 0:
+            val = None
         if val is not None:
             self._check(val, "val")
         scenes = list(train.scenes.values())

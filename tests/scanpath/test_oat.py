@@ -7,7 +7,12 @@ import pytest
 import torch
 
 from cogvision.scanpath import OAT, RandomOrder, evaluate_predictions
-from cogvision.scanpath.oat import EOS, OATConfig, OATNetwork, _collate, _scene_tensors
+import dataclasses
+
+from sklearn.base import clone
+
+from cogvision.scanpath.oat_batch import EOS, collate, scene_inputs
+from cogvision.scanpath.oat_network import OATConfig, OATNetwork
 from cogvision.scanpath.positional import cosine_similarity, gaussian_table, sinusoidal_table
 from data_loaders.synthetic_scanpaths import make_synthetic_scanpaths
 
@@ -52,7 +57,7 @@ def _batch(data, net_vocab=None):
     scene = data.scenes[data.trials[0]]
     vocab = net_vocab or {lab: i + 1 for i, lab in enumerate(sorted(set(scene.labels) | {scene.target_label}))}
     seq = np.array([2, 5, 5, 1])
-    return _collate([(_scene_tensors(scene, vocab, False), seq)]), vocab, scene
+    return collate([(scene_inputs(scene, vocab, "label"), seq)]), vocab, scene
 
 
 def test_step_by_step_decoding_equals_teacher_forcing(data):
@@ -62,7 +67,7 @@ def test_step_by_step_decoding_equals_teacher_forcing(data):
     out = net.generate(batch, max_len=6)[0]
     n = int((out != EOS).sum())
     assert n >= 1
-    forced = dict(batch, dec_in=torch.cat([torch.zeros(1, 1, dtype=torch.long), out[None, :n]], 1))
+    forced = dataclasses.replace(batch, dec_in=torch.cat([torch.zeros(1, 1, dtype=torch.long), out[None, :n]], 1))
     logits = net(forced)[0]
     np.testing.assert_array_equal(logits.argmax(-1)[:n].numpy(), out[:n].numpy())
     assert torch.isinf(logits[0, EOS]) and logits[0, EOS] < 0  # cannot stop before the first fixation
@@ -74,7 +79,7 @@ def _plain_decode(net, batch, max_len, repeats=1, generator=None):
     with torch.no_grad():
         tokens, memory, pad = (t.repeat_interleave(repeats, 0) for t in net.encode(batch))
         query_w, query_b = net.pointer_query()
-        bos_pos = batch["bos_pos"].repeat_interleave(repeats, 0)
+        bos_pos = batch.bos_pos.repeat_interleave(repeats, 0)
         n, heads, d = len(tokens), net.config.n_heads, net.config.d_model
         caches = [memory.new_empty(2, n, heads, max_len, d // heads) for _ in net.decoder]
         out = torch.zeros(n, max_len, dtype=torch.long)
@@ -102,8 +107,8 @@ def mixed_batch(fitted):
     model, train, val = fitted
     smaller = make_synthetic_scanpaths(n_scenes=3, n_subjects=1, rows=2, cols=3, seed=5)
     scenes = [d.scenes[t] for d in (train, val, smaller) for t in d.trials]
-    batch = _collate([(item, None) for item in model._scene_items(scenes)])
-    assert batch["obj_mask"].sum(1).min() < batch["obj_mask"].shape[1]
+    batch = collate([(item, None) for item in model._scene_items(scenes)])
+    assert batch.obj_mask.sum(1).min() < batch.obj_mask.shape[1]
     return batch
 
 
@@ -139,14 +144,13 @@ def test_folded_decoding_step_equals_the_projected_one(fitted, mixed_batch):
 
 
 def test_greedy_choices_are_the_full_decoders_argmax(fitted, mixed_batch):
-    """Re-running the whole decoder on each greedy prefix puts the chosen token on top. Up to float rounding
-    only: the target token and the target object have the same embedding, so stopping and re-fixating the
-    target tie exactly, and either path may break the tie either way."""
+    """Re-running the whole decoder on each greedy prefix puts the chosen token on top (up to float rounding)."""
     model, _, _ = fitted
     net = model.network_.eval()
     greedy = net.generate(mixed_batch, model.max_len_)
     with torch.no_grad():
-        logits = net(dict(mixed_batch, dec_in=torch.cat([torch.zeros_like(greedy[:, :1]), greedy[:, :-1]], 1)))
+        logits = net(dataclasses.replace(mixed_batch, dec_in=torch.cat([torch.zeros_like(greedy[:, :1]),
+                                                                         greedy[:, :-1]], 1)))
     decided = torch.cat([torch.ones_like(greedy[:, :1], dtype=torch.bool), greedy[:, :-1] != EOS], 1)
     gap = logits.max(-1).values - logits.gather(-1, greedy[..., None])[..., 0]
     assert gap[decided].max() < 1e-5
@@ -160,9 +164,9 @@ def test_log_likelihood_is_exact(fitted):
     mine = ll[(ll.trial == trial) & (ll.subject == subject)]
     assert len(mine) == len(seq) + 1 and mine["object"].iloc[-1] == -1
     # the same numbers from an independent forward pass
-    batch = _collate([(_scene_tensors(val.scenes[trial], model.vocab_, False), seq)])
+    batch = collate([(scene_inputs(val.scenes[trial], model.vocab_, "label"), seq)])
     logp = torch.log_softmax(model.network_(batch), -1)[0]
-    expect = logp[torch.arange(len(seq) + 1), batch["dec_out"][0, :len(seq) + 1]].detach().numpy()
+    expect = logp[torch.arange(len(seq) + 1), batch.dec_out[0, :len(seq) + 1]].detach().numpy()
     np.testing.assert_allclose(mine["log_prob"], expect, rtol=1e-5, atol=1e-6)
 
 
@@ -199,7 +203,7 @@ def test_save_load_round_trip(fitted, tmp_path):
 def test_crop_cnn_when_scenes_have_images():
     data = make_synthetic_scanpaths(n_scenes=4, n_subjects=2, rows=2, cols=3, cell_px=40, seed=1, with_images=True)
     model = OAT(**SMALL, epochs=1, batch_size=4, seed=0).fit(data)
-    assert model.images_ and hasattr(model.network_, "crop_cnn")
+    assert model.config_.appearance == "crop" and hasattr(model.network_, "crop_cnn")
     assert len(model.predict(data))
 
 
@@ -222,3 +226,63 @@ def test_warmup_then_early_stopping_history(fitted):
     assert hist["val_metric"].iloc[:15].isna().all() and hist["val_metric"].iloc[15:].notna().all()
     assert 15 <= model.best_epoch_ < 25
     assert model.best_delta_ == pytest.approx(hist["val_metric"].min())
+
+
+def test_stop_and_fixate_target_are_different_choices(fitted):
+    """Only the target token carries is_target: its pointer logit (stop) differs from the target object's."""
+    model, _, val = fitted
+    net = model.network_.eval()
+    scenes = [val.scenes[t] for t in val.trials]
+    items = model._scene_items(scenes)
+    assert all(item.obj_pos[:, 2].sum() == 0 and item.tgt_pos[2] == 1 for item in items)
+    seqs = [np.array([0, 1]) for _ in items]
+    batch = collate(list(zip(items, seqs)))
+    with torch.no_grad():
+        logits = net(batch)
+    target_tokens = torch.tensor([s.target + 1 for s in scenes])
+    gap = (logits[:, 1:, EOS] - logits[torch.arange(len(scenes)), 1:, target_tokens]).abs()
+    assert gap.min() > 1e-3
+
+
+def test_greedy_fixates_the_obvious_target():
+    """Trained on searches that always go straight to the target, greedy decoding fixates it, then stops."""
+    data = make_synthetic_scanpaths(n_scenes=12, n_subjects=3, rows=2, cols=3, seed=2)
+    rows = []
+    for trial, scene in data.scenes.items():
+        for subject in range(3):
+            rows.append({"subject": str(subject), "trial": trial, "fixation": 0, "x": scene.centres[scene.target, 0],
+                         "y": scene.centres[scene.target, 1], "object": scene.target})
+    import pandas as pd
+    from cogvision.scanpath import ScanpathSet
+
+    direct = ScanpathSet(pd.DataFrame(rows), data.scenes, "direct")
+    model = OAT(**SMALL, epochs=40, batch_size=12, lr=3e-3, patience=None, seed=0).fit(direct)
+    greedy = model.predict(direct)
+    first = greedy[greedy["fixation"] == 0].set_index("trial")["object"]
+    hits = np.mean([first.get(t, -1) == direct.scenes[t].target for t in direct.trials])
+    assert hits >= 0.9
+
+
+def test_estimator_clones_and_round_trips_params():
+    model = OAT(d_model=16, relative_bias=True, scenes_per_batch=2, early_stopping="nll")
+    again = clone(model)
+    assert again.get_params() == model.get_params()
+
+
+def test_log_density_sequences_match_log_likelihood(fitted):
+    """The HSP densities are the teacher-forced pointer distribution without the stop choice, renormalised."""
+    model, _, val = fitted
+    trial, subject, seq = val.sequences()[0]
+    scene = val.scenes[trial]
+    dens = model.log_density_sequences(scene, [seq])[0]
+    assert dens.shape == (len(seq) - 1, scene.n_objects)
+    np.testing.assert_allclose(np.exp(dens).sum(1), 1.0, atol=1e-5)
+    ll = model.log_likelihood(val)
+    steps = ll[(ll.trial == trial) & (ll.subject == subject)]["log_prob"].to_numpy()
+    batch = collate([(scene_inputs(scene, model.vocab_, "label"), seq)])
+    with torch.no_grad():
+        stop = torch.log_softmax(model.network_(batch), -1)[0, 1:len(seq), EOS].numpy()
+    # log p(object) = log p_density(object) + log(1 - p(stop))
+    np.testing.assert_allclose(dens[np.arange(len(seq) - 1), seq[1:]] + np.log1p(-np.exp(stop)), steps[1:len(seq)],
+                               atol=1e-5)
+    np.testing.assert_allclose(model.conditional_log_density(scene, seq[:2]), dens[1], atol=1e-5)
