@@ -45,7 +45,8 @@ def load_amazon_covers(path: str | Path | None = None, rows: int = ROWS, cols: i
     FileNotFoundError
         When the file is missing.
     ValueError
-        On malformed JSON or a collage lacking a field, naming the file and the collage.
+        On malformed JSON, a collage lacking a field, a non-positive size or a target box outside the collage,
+        naming the file and the collage.
     """
     path = Path(path) if path is not None else shared_path(*RELATIVE_PATH)
     data = read_json(path, "Amazon covers file", dict, "an object of collages")
@@ -59,8 +60,17 @@ def load_amazon_covers(path: str | Path | None = None, rows: int = ROWS, cols: i
             fixations = entry["fixations"]
         except (KeyError, IndexError, TypeError) as err:
             raise ValueError(f"{path}: collage {image!r} lacks field {err} (expected fixations, ground_truth, size, target)") from err
+        if not (np.isfinite([width, height]).all() and width > 0 and height > 0):
+            raise ValueError(f"{path}: collage {image!r}: size must be positive, got {width} x {height}")
+        if not (np.isfinite(target_box).all() and target_box[2] > target_box[0] and target_box[3] > target_box[1]):
+            raise ValueError(f"{path}: collage {image!r}: ground_truth box {target_box.tolist()} must have "
+                             "xmin < xmax and ymin < ymax")
         boxes, pos = grid_boxes(width, height, rows, cols)
-        target = int(np.argmax(_iou(target_box, boxes)))
+        overlap = _iou(target_box, boxes)
+        if not overlap.max() > 0:
+            raise ValueError(f"{path}: collage {image!r}: ground_truth box {target_box.tolist()} lies outside the "
+                             f"{width:g} x {height:g} collage; expected a box overlapping a cover")
+        target = int(np.argmax(overlap))
         labels = ["cover"] * len(boxes)
         labels[target] = target_name
         scenes[image] = Scene(image, width, height, boxes, labels, pos, (rows, cols), target, target_name, image)

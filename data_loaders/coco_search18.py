@@ -16,6 +16,7 @@ from __future__ import annotations
 import ast
 import csv
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -26,29 +27,66 @@ from cogvision.scanpath.mapping import objects_by_box
 from data_loaders.shared import read_json, shared_path
 
 WIDTH, HEIGHT = 1680, 1050
+TASK_FILE_ALIASES = {"plotted_plant": "potted_plant"}
 EXCERPT = ("data", "eyetracking", "coco_search18_excerpt")
 
 
-def read_detections(folder: str | Path) -> dict[str, list[tuple[str, float, np.ndarray]]]:
-    """``image -> [(label, score, box xmin ymin xmax ymax), ...]`` from every ``*.csv`` in ``folder``."""
+def _read_detection_file(file: Path) -> dict[str, list[tuple[str, float, np.ndarray]]]:
+    out: dict[str, list] = {}
+    with open(file, newline="") as handle:
+        for line_no, row in enumerate(csv.reader(handle), 1):
+            if not row:
+                continue
+            if len(row) != 2:
+                raise ValueError(f"{file}:{line_no}: expected 'image,\"[[label, score, xmax, xmin, ymax, ymin], ...]\"'")
+            try:
+                items = ast.literal_eval(row[1])
+                dets = [(str(lab), float(score), np.array([xmin, ymin, xmax, ymax], float))
+                        for lab, score, xmax, xmin, ymax, ymin in items]
+            except (ValueError, SyntaxError, TypeError) as err:
+                raise ValueError(f"{file}:{line_no}: malformed detection list for image {row[0]!r}: {err}") from err
+            out.setdefault(row[0], dets)
+    return out
+
+
+def task_key(task: str) -> str:
+    """The detection-file stem of a search task (``"potted plant"`` -> ``"potted_plant"``; the release spells
+    that file ``plotted_plant.csv``, accepted as well)."""
+    key = task.strip().lower().replace(" ", "_")
+    return TASK_FILE_ALIASES.get(key, key)
+
+
+def read_detections_by_task(folder: str | Path) -> dict[str, dict[str, list[tuple[str, float, np.ndarray]]]]:
+    """``task -> image -> [(label, score, box xmin ymin xmax ymax), ...]``, one task per ``TASK.csv`` in ``folder``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``folder`` does not exist.
+    ValueError
+        If it holds no ``*.csv`` file or no detection at all (every scene would be the target alone), or a
+        malformed line (naming the file and line).
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"detections folder {folder} does not exist")
+    files = sorted(folder.glob("*.csv"))
+    if not files:
+        raise ValueError(f"detections folder {folder} holds no *.csv files; expected one TASK.csv per search task "
+                         "with lines 'image,\"[[label, score, xmax, xmin, ymax, ymin], ...]\"'")
+    out = {task_key(file.stem): _read_detection_file(file) for file in files}
+    if not any(out.values()):
+        raise ValueError(f"detections folder {folder}: its *.csv files hold no detections")
+    return out
+
+
+def read_detections(folder: str | Path) -> dict[str, list[tuple[str, float, np.ndarray]]]:
+    """``image -> [(label, score, box xmin ymin xmax ymax), ...]`` from every ``*.csv`` in ``folder`` (the first
+    file, in name order, holding an image wins; see :func:`read_detections_by_task` for per-task boxes)."""
     out: dict[str, list] = {}
-    for file in sorted(folder.glob("*.csv")):
-        with open(file, newline="") as handle:
-            for line_no, row in enumerate(csv.reader(handle), 1):
-                if not row:
-                    continue
-                if len(row) != 2:
-                    raise ValueError(f"{file}:{line_no}: expected 'image,\"[[label, score, xmax, xmin, ymax, ymin], ...]\"'")
-                try:
-                    items = ast.literal_eval(row[1])
-                    dets = [(str(lab), float(score), np.array([xmin, ymin, xmax, ymax], float))
-                            for lab, score, xmax, xmin, ymax, ymin in items]
-                except (ValueError, SyntaxError, TypeError) as err:
-                    raise ValueError(f"{file}:{line_no}: malformed detection list for image {row[0]!r}: {err}") from err
-                out.setdefault(row[0], dets)
+    for per_image in read_detections_by_task(folder).values():
+        for image, dets in per_image.items():
+            out.setdefault(image, dets)
     return out
 
 
@@ -83,7 +121,12 @@ def load_coco_search18(fixations: str | Path | None = None, detections: str | Pa
         detections = shared_path(*EXCERPT, "yolov3_detections")
     fixations = Path(fixations)
     trials = read_json(fixations, "COCO-Search18 fixation file", list, "a list of trials")
-    dets = read_detections(detections)
+    by_task = read_detections_by_task(detections)
+    any_task: dict[str, list] = {}
+    for per_image in by_task.values():
+        for image, found in per_image.items():
+            any_task.setdefault(image, found)
+    missing: list[str] = []
     rows, cols = grid
     scenes: dict[str, Scene] = {}
     frames = []
@@ -101,12 +144,18 @@ def load_coco_search18(fixations: str | Path | None = None, detections: str | Pa
             raise ValueError(f"{fixations}: trial {trial!r}, subject {subject}: X, Y, T must be non-empty and of equal length "
                              f"(got {len(x)}, {len(y)}, {len(dur)})")
         if trial not in scenes:
-            scenes[trial] = _scene(trial, name, task, np.array([bx, by, bx + bw, by + bh]), dets.get(name, []),
+            found = by_task.get(task_key(task), {}).get(name, any_task.get(name))  # boxes keyed by (task, image)
+            if found is None:
+                missing.append(trial)
+            scenes[trial] = _scene(trial, name, task, np.array([bx, by, bx + bw, by + bh]), found or [],
                                    width, height, rows, cols, target_iou)
         frames.append(pd.DataFrame({"subject": subject, "trial": trial, "fixation": np.arange(len(x)), "x": x, "y": y,
                                     "duration": dur}))
     if not frames:
         raise ValueError(f"{fixations}: no trials")
+    if missing:
+        warnings.warn(f"{len(missing)} of {len(scenes)} COCO-Search18 scenes have no detections in {detections} "
+                      f"(e.g. {missing[0]}); their only object is the target box", stacklevel=2)
     table = pd.concat(frames, ignore_index=True)
     bad = ~np.isfinite(table[["x", "y"]].to_numpy()).all(1)
     if bad.any():

@@ -210,6 +210,9 @@ def multimatch_many(scanpaths: Sequence[np.ndarray], screen_size: tuple[float, f
         Vector, direction, length, position, duration similarity in [0, 1]; NaN rows for scanpaths with
         fewer than 3 fixations.
     """
+    screen = np.asarray(screen_size, float).ravel()
+    if screen.shape != (2,) or not np.isfinite(screen).all() or (screen <= 0).any():
+        raise ValueError(f"screen_size must be (width, height) in pixels, both positive, got {tuple(screen_size)!r}")
     pairs = as_pairs(len(scanpaths), pairs)
     reps = []
     for k, f in enumerate(scanpaths):
@@ -219,7 +222,7 @@ def multimatch_many(scanpaths: Sequence[np.ndarray], screen_size: tuple[float, f
         if not np.isfinite(f[:, :2]).all():
             raise ValueError(f"scanpath {k}: NaN or infinite coordinates")
         reps.append(saccades(f, grouping, tdir, tdur, tamp) if len(f) >= 3 else None)
-    diag = math.hypot(*screen_size)
+    diag = math.hypot(*screen)
     out = np.full((len(pairs), 5), np.nan)
     valid = np.array([reps[a] is not None and reps[b] is not None for a, b in pairs], bool)
     index = np.flatnonzero(valid)
