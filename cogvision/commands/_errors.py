@@ -87,6 +87,8 @@ def handle_errors(func: F) -> F:
         except (typer.Exit, typer.Abort, click.exceptions.Exit, click.exceptions.Abort, click.ClickException,
                 SystemExit):
             raise
+        except typer.BadParameter as err:  # raised inside a command body: one line, like every other user error
+            fail(err.format_message())
         except KeyboardInterrupt:
             if debug:
                 raise
