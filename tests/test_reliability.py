@@ -72,7 +72,7 @@ CASES = [
     # disrt
     (["disrt", "--model", TINY, "--out", f"{W}/file", "--device", "cpu"], "is a file"),
     (["disrt", "--model", TINY, "--weights", f"{W}/empty.pt", "--out", f"{W}/new"], "is empty (0 bytes)"),
-    (["disrt", "--model", TINY, "--weights", f"{W}/garbage.pt", "--out", f"{W}/new"], "corrupt or not a torch file"),
+    (["disrt", "--model", TINY, "--weights", f"{W}/garbage.pt", "--out", f"{W}/new"], "not a weights-only torch file"),
     (["disrt", "--model", TINY, "--weights", f"{W}/evil.pt", "--out", f"{W}/new"], "refused to load"),
     (["disrt", "--model", "torchvision:mobilenet_v9", "--out", f"{W}/prev", "--overwrite"], "mobilenet"),
     (["disrt", "--model", TINY, "--trials", "0", "--out", f"{W}/new"], "--trials must be >= 1"),

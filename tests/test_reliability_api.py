@@ -66,7 +66,7 @@ class _Evil:
 
 @pytest.mark.parametrize("content, message", [
     (b"", r"is empty \(0 bytes\)"),
-    (b"garbage" * 20, "corrupt or not a torch file"),
+    (b"garbage" * 20, "not a weights-only torch file"),
     ("truncated", "truncated or not a torch file"),
     ("evil", "refused to load"),
 ])

@@ -44,7 +44,9 @@ def read_checkpoint(path: str | os.PathLike, what: str = "checkpoint") -> Any:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
         if "unsupported global" not in str(err).lower() and "unsupported class" not in str(err).lower():
-            raise ValueError(f"{what} {path} is corrupt or not a torch file (unreadable pickle data)") from None
+            raise ValueError(f"refused to load {what} {path}: not a weights-only torch file (corrupt, or pickled data "
+                             "other than tensors, which is never run); save a state dict with torch.save or a "
+                             ".safetensors file") from None
         raise ValueError(f"refused to load {what} {path}: it holds pickled objects other than tensors and plain "
                          "containers, which could run code; only weights-only files (torch.save of a state dict) "
                          "or .safetensors are read") from None
