@@ -8,6 +8,10 @@ Three things are timed side by side on the same inputs, interleaved repeat by re
 - ``full 4-D``: the backbone plus the full (heads x blocks, N, H, W) interaction tensor reduced with the
   same weights, i.e. the naive way (O(N^2) per block).
 
+and, to say where ViTGaze's extra time goes, its parts alone on the same inputs: ``guidance`` (head masks
+and the conv scoring), ``rows`` (the head-patch attention rows from captured queries and keys) and
+``decoder`` (upsampling every person's map).
+
 Goal (issue 7): ``vitgaze / backbone <= 1.1``.
 
     .venv/bin/python benchmarks/gaze_overhead.py [--repeats 9] [--device auto] [--batch-scale 1]
@@ -25,7 +29,8 @@ from pathlib import Path
 import torch
 
 from cogvision.device import resolve_device
-from cogvision.gaze.interaction import QueryKeyCapture, interaction_tensor
+from cogvision.gaze.guidance import expand_boxes, head_patch_mask
+from cogvision.gaze.interaction import QueryKeyCapture, guided_interaction, interaction_tensor
 from cogvision.gaze.model import build_vitgaze
 from cogvision.models import token_layout
 from results_file import write_result
@@ -76,19 +81,38 @@ def run_case(label: str, spec: str, kwargs: dict, side: int, batch: int, people:
         weights = torch.full((len(index), tensor.shape[2]), 1.0 / tensor.shape[2], device=device)
         (tensor[index] * weights[:, None, :, None, None]).sum(2)
 
-    times = {"backbone": [], "vitgaze": [], "full 4-D": []}
+    def guidance():
+        masks = head_patch_mask(expand_boxes(boxes, model.head_box_expand), (side, side), layout.patch_size,
+                                layout.grid)
+        return model.guidance(x, masks, index)
+
+    with torch.no_grad(), QueryKeyCapture(backbone, model.blocks) as capture:
+        backbone.forward_features(x)
+        weights = guidance()
+        features = guided_interaction(capture, layout, weights, index)
+
+    def rows():
+        guided_interaction(capture, layout, weights, index)
+
+    def decoder():
+        model.decoder(features)
+
+    parts = (("backbone", bare), ("vitgaze", vitgaze), ("full 4-D", full), ("guidance", guidance),
+             ("rows", rows), ("decoder", decoder))
+    times = {name: [] for name, _ in parts}
     with torch.no_grad():
-        for fn in (bare, vitgaze, full):  # warm-up
+        for _, fn in parts:  # warm-up
             fn()
         for _ in range(repeats):
-            for name, fn in (("backbone", bare), ("vitgaze", vitgaze), ("full 4-D", full)):
+            for name, fn in parts:
                 times[name].append(_time(fn, device))
     # the minimum over repeats: the least disturbed run (timeit's advice on a shared machine)
     best = {k: min(v) for k, v in times.items()}
     return {"case": label, "image": side, "batch": batch, "people_per_image": people,
             "grid": f"{layout.grid[0]}x{layout.grid[1]}", "backbone_s": best["backbone"],
             "vitgaze_s": best["vitgaze"], "full_4d_s": best["full 4-D"],
-            "ratio_vitgaze": best["vitgaze"] / best["backbone"], "ratio_full_4d": best["full 4-D"] / best["backbone"]}
+            "ratio_vitgaze": best["vitgaze"] / best["backbone"], "ratio_full_4d": best["full 4-D"] / best["backbone"],
+            "guidance_s": best["guidance"], "rows_s": best["rows"], "decoder_s": best["decoder"]}
 
 
 def main() -> None:
@@ -104,10 +128,12 @@ def main() -> None:
     rows = [run_case(label, spec, kwargs, side, batch * args.batch_scale, people=args.people, repeats=args.repeats,
                      device=device) for label, spec, kwargs, side, batch in CASES]
     print(f"device: {device}, torch threads: {torch.get_num_threads()}, repeats: {args.repeats} (minimum)")
-    print(f"{'case':28s} {'backbone s':>11s} {'vitgaze s':>10s} {'full 4-D s':>11s} {'vitgaze/bb':>11s} {'4-D/bb':>7s}")
+    print(f"{'case':28s} {'backbone s':>11s} {'vitgaze s':>10s} {'full 4-D s':>11s} {'vitgaze/bb':>11s} {'4-D/bb':>7s}"
+          f" {'guidance s':>11s} {'rows s':>8s} {'decoder s':>10s}")
     for r in rows:
         print(f"{r['case']:28s} {r['backbone_s']:11.4f} {r['vitgaze_s']:10.4f} {r['full_4d_s']:11.4f} "
-              f"{r['ratio_vitgaze']:11.3f} {r['ratio_full_4d']:7.3f}")
+              f"{r['ratio_vitgaze']:11.3f} {r['ratio_full_4d']:7.3f} {r['guidance_s']:11.4f} {r['rows_s']:8.4f} "
+              f"{r['decoder_s']:10.4f}")
     report = {"device": str(device), "torch": torch.__version__, "threads": torch.get_num_threads(),
               "machine": platform.machine(), "statistic": f"minimum of {args.repeats} interleaved repeats",
               "goal": "vitgaze / backbone <= 1.1", "cases": rows}

@@ -161,14 +161,19 @@ def evaluate_command(
     weights: Optional[Path] = typer.Option(None, help="ViTGaze checkpoint to score on fresh synthetic scenes."),
     synthetic: int = typer.Option(300, help="Number of synthetic test scenes for --weights."),
     seed: int = typer.Option(12345, help="Seed of the synthetic test scenes and the random-point baseline."),
-    gazefollow: Optional[Path] = typer.Option(None, help="GazeFollow .mat annotations: score analytic predictions."),
+    gazefollow: Optional[Path] = typer.Option(None, help="GazeFollow annotations (.mat release or Chong's .txt): "
+                                                         "score analytic predictions."),
+    image_root: Optional[Path] = typer.Option(None, help="Image folder of --gazefollow: AUC at image size (the "
+                                                         "reference) instead of 64x64."),
     out: Optional[Path] = typer.Option(None, help="Write scores.json here (atomically)."),
     device: str = typer.Option("auto", help="auto, cpu, cuda, mps."),
 ) -> None:
     """Score a trained model on synthetic scenes and/or analytic maps on real GazeFollow annotations."""
     if weights is None and gazefollow is None:
-        _fail(ValueError("nothing to evaluate: pass --weights CKPT and/or --gazefollow ANNOTATIONS.mat"))
-    report: dict = {}
+        _fail(ValueError("nothing to evaluate: pass --weights CKPT and/or --gazefollow ANNOTATIONS.mat|.txt"))
+    from cogvision.gaze.metrics import conventions
+
+    report: dict = {"conventions": {}}
     try:
         if weights is not None:
             from cogvision.gaze.model import load_vitgaze
@@ -177,15 +182,19 @@ def evaluate_command(
             net = load_vitgaze(weights, device=device)
             cfg = TrainConfig(image_size=net.image_size)
             scores = evaluate_synthetic(net, cfg, n_scenes=synthetic, seed=seed, device=device)
-            console.print(_table(scores, f"{synthetic} synthetic test scenes (seed {seed})"))
+            console.print(_table(scores, f"{synthetic} synthetic test scenes (seed {seed}; AUC: image size, "
+                                         "uint8 resize; VAT AUC: uint8, 19x19 square)"))
             report["synthetic"] = scores.to_dict(orient="records")
+            report["conventions"]["synthetic"] = conventions()
         if gazefollow is not None:
-            from cogvision.gaze.evaluate import score_analytic
-            from data_loaders.gazefollow import gaze_array, read_gazefollow_mat
+            from cogvision.gaze.evaluate import read_annotations, score_analytic
 
-            scores = score_analytic(gaze_array(read_gazefollow_mat(gazefollow)), seed=seed)
-            console.print(_table(scores, f"analytic maps on {gazefollow.name} (AUC: 64x64 variant)"))
+            gaze, sizes = read_annotations(gazefollow, image_root)
+            scores = score_analytic(gaze, seed=seed, sizes=sizes)
+            auc_size = "image" if sizes is not None else "64x64"
+            console.print(_table(scores, f"analytic maps on {gazefollow.name} (AUC: {auc_size} size, uint8 resize)"))
             report["gazefollow"] = scores.to_dict(orient="records")
+            report["conventions"]["gazefollow"] = conventions(auc_size=auc_size)
     except (ValueError, FileNotFoundError) as err:
         _fail(err)
     if out is not None:

@@ -9,12 +9,17 @@ Sources (see ``docs/gaze.md`` for the full comparison):
   is the heatmap's argmax divided by the map size; L2 is in normalised [0, 1] image coordinates; AP is
   ``sklearn.metrics.average_precision_score`` with "in frame" as the positive class.
 - GazeFollow AUC: the heatmap is resized bilinearly to the image (Chong: ``scipy.misc.imresize``, i.e.
-  uint8; Gaze-LLE and ViTGaze: float) against one pixel per annotator; Sharingan computes it at the
-  64 x 64 prediction size instead (``size=None`` and ``scale="size-1"`` here).
+  uint8, the **default** here; Gaze-LLE and ViTGaze: float, ``resize="bilinear"``) against one pixel per
+  annotator; Sharingan computes it at the 64 x 64 prediction size instead (``size=None`` and
+  ``scale="size-1"`` here).
 - Avg L2: distance from the predicted point to the *mean* annotator point; Min L2: to the closest annotator.
-- VideoAttentionTarget AUC: on the 64 x 64 grid against a square of side 6 sigma + 1 (Chong, Gaze-LLE)
-  or a disc of radius sqrt(10) sigma (ViTGaze) around the target; in-frame samples only.
-- DARK sub-pixel refinement (Zhang et al. CVPR 2020), used by ViTGaze's published numbers.
+- VideoAttentionTarget AUC: the map quantised to uint8 at 64 x 64 (Chong's ``imresize``; the **default**)
+  against a square of side 6 sigma + 1 (Chong, Gaze-LLE; the default) or a disc ``d^2 <= 10 sigma^2``
+  (ViTGaze) around the target; in-frame samples only.
+- DARK sub-pixel refinement (Zhang et al. CVPR 2020), used by ViTGaze's published numbers, with
+  ViTGaze's 39-px Gaussian kernel and its acceptance rule (:func:`dark_refine`).
+
+:data:`REFERENCE` names the default convention of each metric; every result states it (:func:`conventions`).
 
 Points are normalised ``(x, y)``: pixel column ``j`` of a map of width ``w`` is at ``x = j / w``.
 """
@@ -28,6 +33,32 @@ import torch.nn.functional as F
 from scipy.ndimage import gaussian_filter
 from scipy.stats import rankdata
 from sklearn.metrics import average_precision_score
+
+REFERENCE = {"resize": "uint8", "vat_region": "square", "dark_kernel": 39}
+
+
+def conventions(resize: str = "uint8", region: str = "square", refine: bool = False, auc_size: str = "image",
+                kernel: int = 39) -> dict[str, str]:
+    """A record of the metric conventions behind a result (written beside every score table).
+
+    Parameters
+    ----------
+    resize
+        Resize of the map before AUC (``"uint8"``: Chong's ``imresize``, the reference; ``"bilinear"``: float).
+    region
+        VAT AUC tolerance region (``"square"``, the reference, or ``"disc"``).
+    refine
+        Whether gaze points use DARK refinement.
+    auc_size
+        ``"image"`` (GazeFollow AUC at the image size, the reference) or ``"64x64"`` (at the map size).
+    kernel
+        DARK blur kernel in map pixels (when ``refine``).
+    """
+    reference = resize == "uint8" and region == "square" and auc_size == "image"
+    return {"gazefollow_auc": f"{auc_size} size, {resize} resize, one pixel per annotator",
+            "vat_auc": f"64x64 {resize} map, {'19x19 square' if region == 'square' else 'disc d^2 <= 10 sigma^2'}",
+            "gaze_point": f"DARK ({kernel}-px kernel, ViTGaze rule)" if refine else "argmax / map size",
+            "reference": "yes" if reference else "no (a named variant)"}
 
 
 def roc_auc(target: np.ndarray, scores: np.ndarray) -> float:
@@ -110,7 +141,7 @@ def multi_hot_map(points, size: tuple[int, int], scale: str = "size") -> np.ndar
     return target
 
 
-def gazefollow_auc(heatmap, points, size: tuple[int, int] | None = None, resize: str = "bilinear",
+def gazefollow_auc(heatmap, points, size: tuple[int, int] | None = None, resize: str = "uint8",
                    scale: str = "size") -> float:
     """GazeFollow AUC: ROC AUC of the heatmap values against one positive pixel per annotator.
 
@@ -124,7 +155,8 @@ def gazefollow_auc(heatmap, points, size: tuple[int, int] | None = None, resize:
         (height, width) of the original image: the map is resized to it (Chong, Gaze-LLE, ViTGaze).
         ``None`` scores at the heatmap's own size (the 64 x 64 variant).
     resize
-        ``"bilinear"`` (float) or ``"uint8"`` (Chong's ``imresize``); see :func:`resize_heatmap`.
+        ``"uint8"`` (Chong's ``imresize``, the reference script; default) or ``"bilinear"`` (float, Gaze-LLE
+        and ViTGaze); see :func:`resize_heatmap`.
     scale
         Annotator pixel convention; see :func:`multi_hot_map`.
 
@@ -139,35 +171,88 @@ def gazefollow_auc(heatmap, points, size: tuple[int, int] | None = None, resize:
     return roc_auc(multi_hot_map(points, size, scale), scores)
 
 
-def dark_refine(heatmap, sigma: float = 3.0) -> tuple[float, float]:
-    """Sub-pixel peak by DARK (Zhang et al. 2020): Gaussian blur, log, one Newton step from the argmax.
+def dark_kernel_sigma(kernel: int) -> float:
+    """OpenCV's default standard deviation of a ``kernel``-tap Gaussian: ``0.3 ((kernel - 1) / 2 - 1) + 0.8``."""
+    return 0.3 * ((kernel - 1) * 0.5 - 1) + 0.8
 
-    Returns the refined peak in map pixels (column, row); the argmax itself at the border or where the
-    Hessian is not negative definite.
+
+def dark_blur(heatmap, kernel: int = 39, sigma: float | None = None) -> np.ndarray:
+    """ViTGaze's DARK blur: a ``kernel``-tap Gaussian (OpenCV's sigma by default), zero outside the map.
+
+    Parameters
+    ----------
+    heatmap
+        (h, w) map.
+    kernel
+        Odd number of taps (39 in ViTGaze).
+    sigma
+        Standard deviation in map pixels (default :func:`dark_kernel_sigma`).
+
+    Returns
+    -------
+    numpy.ndarray
+        (h, w) float64 blurred map (not rescaled).
     """
     array = _as_map(heatmap)
-    blurred = gaussian_filter(array, sigma)
-    blurred = np.log(np.maximum(blurred - blurred.min(), 0) + 1e-10)
+    if kernel < 3 or kernel % 2 == 0:
+        raise ValueError(f"DARK kernel must be an odd number of taps >= 3, got {kernel}")
+    sigma = dark_kernel_sigma(kernel) if sigma is None else float(sigma)
+    radius = (kernel - 1) // 2
+    return gaussian_filter(array, sigma, mode="constant", cval=0.0, truncate=(radius + 0.25) / sigma)
+
+
+def dark_refine(heatmap, kernel: int = 39, sigma: float | None = None, accept: str = "vitgaze") -> tuple[float, float]:
+    """Sub-pixel peak by DARK (Zhang et al. 2020): blur, log, one Newton step from the argmax.
+
+    ViTGaze's ``dark_inference``: the map is blurred with a ``kernel``-tap Gaussian (zero outside the map)
+    and rescaled to its original maximum; the log of ``max(map, 1e-10)`` is expanded to second order at
+    the argmax of the *unblurred* map.
+
+    Parameters
+    ----------
+    heatmap
+        (h, w) map.
+    kernel
+        Odd number of taps of the blur (39 in ViTGaze, on its 296 x 296 maps).
+    sigma
+        Blur standard deviation in map pixels (default: OpenCV's for ``kernel``, 6.2 for 39 taps).
+    accept
+        ``"vitgaze"``: take the Newton step whenever the argmax is at least 2 pixels inside the map and the
+        Hessian's determinant is not 0 (ViTGaze). ``"concave"``: only where the Hessian is negative
+        definite, with the step clipped to one pixel (a stricter variant).
+
+    Returns
+    -------
+    tuple of float
+        (column, row) of the peak in map pixels; the argmax itself where the step is not taken.
+    """
+    array = _as_map(heatmap)
+    if accept not in ("vitgaze", "concave"):
+        raise ValueError(f"DARK accept must be 'vitgaze' or 'concave', got {accept!r}")
+    blurred = dark_blur(array, kernel, sigma)
+    if blurred.max() > 0:
+        blurred = blurred * (array.max() / blurred.max())
+    b = np.log(np.maximum(blurred, 1e-10))
     row, col = np.unravel_index(int(np.argmax(array)), array.shape)
     h, w = array.shape
     if not (1 < row < h - 2 and 1 < col < w - 2):
         return float(col), float(row)
-    b = blurred
     dx = 0.5 * (b[row, col + 1] - b[row, col - 1])
     dy = 0.5 * (b[row + 1, col] - b[row - 1, col])
     dxx = 0.25 * (b[row, col + 2] - 2 * b[row, col] + b[row, col - 2])
     dyy = 0.25 * (b[row + 2, col] - 2 * b[row, col] + b[row - 2, col])
     dxy = 0.25 * (b[row + 1, col + 1] - b[row - 1, col + 1] - b[row + 1, col - 1] + b[row - 1, col - 1])
-    hessian = np.array([[dxx, dxy], [dxy, dyy]])
-    det = np.linalg.det(hessian)
-    if not (det > 0 and dxx < 0):
+    det = dxx * dyy - dxy**2
+    if det == 0 or (accept == "concave" and not (det > 0 and dxx < 0)):
         return float(col), float(row)
-    offset = -np.linalg.solve(hessian, np.array([dx, dy]))
-    offset = np.clip(offset, -1.0, 1.0)
+    offset = -np.linalg.solve(np.array([[dxx, dxy], [dxy, dyy]]), np.array([dx, dy]))
+    if accept == "concave":
+        offset = np.clip(offset, -1.0, 1.0)
     return float(col + offset[0]), float(row + offset[1])
 
 
-def gaze_point(heatmap, offset: float = 0.0, refine: bool = False, sigma: float = 3.0) -> tuple[float, float]:
+def gaze_point(heatmap, offset: float = 0.0, refine: bool = False, kernel: int = 39,
+               sigma: float | None = None) -> tuple[float, float]:
     """Normalised gaze point ``(x, y)`` of a heatmap.
 
     Parameters
@@ -178,14 +263,14 @@ def gaze_point(heatmap, offset: float = 0.0, refine: bool = False, sigma: float 
         Added to the pixel index before dividing by the size: 0 (Chong, Gaze-LLE, ViTGaze), 0.5 (pixel
         centre) or 1 (Sharingan's ``(idx + 1) / size``).
     refine
-        DARK sub-pixel refinement (:func:`dark_refine`) instead of the plain argmax.
-    sigma
-        Blur of the refinement, in map pixels.
+        DARK sub-pixel refinement (:func:`dark_refine`, ViTGaze's rule) instead of the plain argmax.
+    kernel, sigma
+        Blur of the refinement, in map pixels (see :func:`dark_refine`).
     """
     array = _as_map(heatmap)
     h, w = array.shape
     if refine:
-        col, row = dark_refine(array, sigma)
+        col, row = dark_refine(array, kernel=kernel, sigma=sigma)
     else:
         row, col = np.unravel_index(int(np.argmax(array)), array.shape)
     return (float(col) + offset) / w, (float(row) + offset) / h
@@ -208,7 +293,7 @@ def vat_region(point, size: int = 64, sigma: float = 3.0, region: str = "square"
 
     ``"square"``: Chong's binarised ``draw_labelmap`` patch, side 6 sigma + 1 with its upper-left corner
     at ``int(x size - 3 sigma)``, clipped at the borders. ``"disc"``: ViTGaze's binarised
-    ``draw_labelmap_no_quant`` (``exp(-d^2 / 2 sigma^2) > exp(-5)``, i.e. radius sqrt(10) sigma).
+    ``draw_labelmap_no_quant``, which zeroes only ``d^2 > 10 sigma^2``: the disc keeps its boundary.
     """
     x, y = float(point[0]) * size, float(point[1]) * size
     target = np.zeros((size, size), dtype=bool)
@@ -218,15 +303,20 @@ def vat_region(point, size: int = 64, sigma: float = 3.0, region: str = "square"
         target[top:bottom, left:right] = True
     elif region == "disc":
         ys, xs = np.mgrid[0:size, 0:size]
-        target = (xs - x) ** 2 + (ys - y) ** 2 < 10 * sigma**2
+        target = (xs - x) ** 2 + (ys - y) ** 2 <= 10 * sigma**2
     else:
         raise ValueError(f"region must be 'square' or 'disc', got {region!r}")
     return target
 
 
 def vat_auc(heatmap, point, size: int = 64, sigma: float = 3.0, region: str = "square",
-            resize: str = "bilinear") -> float:
-    """VideoAttentionTarget AUC: the heatmap at ``size`` x ``size`` against :func:`vat_region`."""
+            resize: str = "uint8") -> float:
+    """VideoAttentionTarget AUC: the heatmap at ``size`` x ``size`` against :func:`vat_region`.
+
+    ``resize="uint8"`` (default) quantises the map as Chong's ``imresize`` does before scoring, even when
+    it is already ``size`` x ``size``; ``"bilinear"`` keeps floats (peaked maps then score higher: ties
+    between the many near-zero pixels are broken).
+    """
     scores = resize_heatmap(heatmap, (size, size), resize)
     return roc_auc(vat_region(point, size, sigma, region), scores)
 
@@ -245,7 +335,7 @@ def inout_ap(labels, scores) -> float:
     return float(average_precision_score(labels, scores))
 
 
-def gazefollow_scores(heatmaps, gaze, sizes=None, resize: str = "bilinear", scale: str = "size",
+def gazefollow_scores(heatmaps, gaze, sizes=None, resize: str = "uint8", scale: str = "size",
                       offset: float = 0.0, refine: bool = False) -> pd.DataFrame:
     """Per-person GazeFollow metrics.
 
@@ -283,7 +373,7 @@ def gazefollow_scores(heatmaps, gaze, sizes=None, resize: str = "bilinear", scal
 
 
 def vat_scores(heatmaps, gaze, inout, inout_scores, region: str = "square", sigma: float = 3.0,
-               offset: float = 0.0, refine: bool = False) -> dict[str, float]:
+               offset: float = 0.0, refine: bool = False, resize: str = "uint8") -> dict[str, float]:
     """VideoAttentionTarget metrics: AUC and L2 over in-frame people, AP over all.
 
     Parameters
@@ -296,6 +386,10 @@ def vat_scores(heatmaps, gaze, inout, inout_scores, region: str = "square", sigm
         (P,) 1 in frame, 0 out.
     inout_scores
         (P,) any monotone score of "in frame" (probability or logit).
+    region, sigma, resize
+        See :func:`vat_auc` (defaults: Chong's uint8 map against the 19 x 19 square).
+    offset, refine
+        See :func:`gaze_point`.
 
     Returns
     -------
@@ -309,7 +403,7 @@ def vat_scores(heatmaps, gaze, inout, inout_scores, region: str = "square", sigm
     aucs, l2s = [], []
     for heatmap, point, is_in in zip(heatmaps, gaze, inout):
         if is_in:
-            aucs.append(vat_auc(heatmap, point, sigma=sigma, region=region))
+            aucs.append(vat_auc(heatmap, point, sigma=sigma, region=region, resize=resize))
             pred = gaze_point(heatmap, offset=offset, refine=refine)
             l2s.append(float(np.hypot(pred[0] - point[0], pred[1] - point[1])))
     return {"auc": float(np.nanmean(aucs)) if aucs else float("nan"),

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from cogvision.device import resolve_device
+from cogvision.gaze.ablations import FEATURES, GUIDANCE, TokenFeatures, check_choice, uniform_weights
 from cogvision.gaze.guidance import SpatialGuidance, check_boxes, expand_boxes, head_patch_mask
 from cogvision.gaze.interaction import QueryKeyCapture, default_blocks, guided_interaction
 from cogvision.models import FeatureRecorder, block_names, load_model, preprocessing_for, token_layout
@@ -91,6 +92,17 @@ class ViTGaze(nn.Module):
         Keep the backbone fixed (no gradients, eval mode) and train only guidance, decoder and in/out head.
     image_size
         Default input side for :mod:`cogvision.gaze.predict` (default: the backbone's preprocessing crop).
+    features
+        ``"interaction"`` (the paper: attention rows of the head patches) or ``"tokens"`` (ablation: the
+        same decoder on the tapped blocks' plain patch tokens plus the head token, see
+        :class:`cogvision.gaze.ablations.TokenFeatures`).
+    guidance
+        ``"learned"`` (the paper's ``PatchPAM`` scoring) or ``"uniform"`` (ablation: equal weights on the
+        head patches).
+    zero_init_output
+        Start the decoder's last 1x1 convolution at zero, so the first maps are 0 rather than an offset
+        of about 0.5 that the 10,000-weighted MSE then removes by killing the decoder's ReLUs (a flat-map
+        collapse seen in some seeds when training from scratch). ``False`` is the paper's initialisation.
 
     Notes
     -----
@@ -99,8 +111,11 @@ class ViTGaze(nn.Module):
 
     def __init__(self, backbone: nn.Module, blocks: list[str] | None = None, n_blocks: int = 4, guidance_dim: int = 8,
                  decoder_channels: tuple[int, ...] = (16, 8, 1), head_box_expand: float = 0.1,
-                 freeze_backbone: bool = False, image_size: int | None = None):
+                 freeze_backbone: bool = False, image_size: int | None = None, features: str = "interaction",
+                 guidance: str = "learned", zero_init_output: bool = False):
         super().__init__()
+        self.features = check_choice(features, FEATURES, "features")
+        self.guidance_kind = check_choice(guidance, GUIDANCE, "guidance")
         self.blocks = list(blocks) if blocks is not None else default_blocks(backbone, n_blocks)
         modules = {name.rsplit(".", 1)[0]: m for name, m in attention_modules(backbone).items()}
         missing = [b for b in self.blocks if b not in modules]
@@ -117,8 +132,13 @@ class ViTGaze(nn.Module):
         self.image_size = int(image_size or prep.crop)
         channels = sum(modules[b].num_heads for b in self.blocks)
         dim = int(backbone.embed_dim)
-        self.guidance = SpatialGuidance(self.patch_size, guidance_dim)
+        self.guidance = SpatialGuidance(self.patch_size, guidance_dim) if guidance == "learned" else None
+        self.token_features = (TokenFeatures(dim, [modules[b].num_heads for b in self.blocks])
+                               if features == "tokens" else None)
         self.decoder = HeatmapDecoder(channels, tuple(decoder_channels))
+        if zero_init_output:
+            nn.init.zeros_(self.decoder[-1].weight)
+            nn.init.zeros_(self.decoder[-1].bias)
         self.inout = nn.Sequential(nn.Linear(dim, dim), nn.ReLU(), nn.Linear(dim, 1))
         self.register_buffer("mean", torch.tensor(prep.mean, dtype=torch.float32).view(1, -1, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(prep.std, dtype=torch.float32).view(1, -1, 1, 1), persistent=False)
@@ -164,13 +184,21 @@ class ViTGaze(nn.Module):
         layout = token_layout(self.backbone, tuple(x.shape[-2:]))
         masks = head_patch_mask(expand_boxes(boxes, self.head_box_expand), tuple(x.shape[-2:]),
                                 layout.patch_size, layout.grid)
-        weights = self.guidance(x, masks, image_index)
+        weights = self.guidance(x, masks, image_index) if self.guidance is not None else uniform_weights(masks)
         forward = getattr(self.backbone, "forward_features", self.backbone)
-        with QueryKeyCapture(self.backbone, self.blocks) as capture, \
-                FeatureRecorder(self.backbone, [self.last_block]) as recorder:
-            with torch.set_grad_enabled(torch.is_grad_enabled() and not self.freeze_backbone):
-                forward(x)
-            features = guided_interaction(capture, layout, weights, image_index)
+        grad = torch.is_grad_enabled() and not self.freeze_backbone
+        if self.token_features is None:
+            with QueryKeyCapture(self.backbone, self.blocks) as capture, \
+                    FeatureRecorder(self.backbone, [self.last_block]) as recorder:
+                with torch.set_grad_enabled(grad):
+                    forward(x)
+                features = guided_interaction(capture, layout, weights, image_index)
+        else:
+            with FeatureRecorder(self.backbone, list(dict.fromkeys(self.blocks + [self.last_block]))) as recorder:
+                with torch.set_grad_enabled(grad):
+                    forward(x)
+            features = self.token_features([recorder.outputs[b][:, layout.n_prefix:] for b in self.blocks],
+                                           weights, image_index, layout.grid)
         tokens = recorder.outputs[self.last_block][:, layout.n_prefix:]  # (B, N, D)
         pooled = torch.einsum("pn,pnd->pd", weights, tokens[image_index])
         heatmap = self.decoder(features)[:, 0]

@@ -22,15 +22,17 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
+from cogvision.gaze.ablations import FEATURES, GUIDANCE, check_choice
 from cogvision.gaze.baselines import centre_prior, mean_target_prior, object_prior
 from cogvision.gaze.losses import vitgaze_loss
-from cogvision.gaze.metrics import gazefollow_scores, inout_ap, vat_scores
+from cogvision.gaze.metrics import conventions, gazefollow_scores, inout_ap, vat_scores
 from cogvision.gaze.model import ViTGaze, build_vitgaze, save_vitgaze
 from cogvision.gaze.predict import predict_dataset
 from cogvision.models import block_names
 from cogvision.training import FitResult, fit
 
 BOX_COLUMNS = ["x1", "y1", "x2", "y2"]
+METRIC_CONVENTIONS = conventions()  # what evaluate_heatmaps uses (the reference scripts' defaults)
 
 
 class GazeSamples(Dataset):
@@ -160,6 +162,11 @@ class TrainConfig:
         GazeFollow 17-column annotation files (with head boxes) and the image folder.
     seed
         Seeds scenes, initialisation and batch order.
+    zero_init_output
+        Start the decoder's output convolution at zero (see :class:`~cogvision.gaze.model.ViTGaze`).
+    features, guidance
+        Ablations of :class:`~cogvision.gaze.model.ViTGaze`: ``features`` ``"interaction"`` (default) or
+        ``"tokens"``; ``guidance`` ``"learned"`` (default) or ``"uniform"``.
     """
 
     model: str = "cogvision.models.builtin:tiny_vit"
@@ -187,6 +194,9 @@ class TrainConfig:
     val_annotations: str | None = None
     image_root: str | None = None
     seed: int = 0
+    features: str = "interaction"
+    guidance: str = "learned"
+    zero_init_output: bool = False
 
     @classmethod
     def from_file(cls, path: str | os.PathLike) -> "TrainConfig":
@@ -217,6 +227,8 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"{source}: unknown setting(s) {unknown}; known: {sorted(known)}")
         config = cls(**raw)
+        check_choice(config.features, FEATURES, f"{source}: features")
+        check_choice(config.guidance, GUIDANCE, f"{source}: guidance")
         if config.data not in ("synthetic", "gazefollow"):
             raise ValueError(f"{source}: data must be 'synthetic' or 'gazefollow', got {config.data!r}")
         if config.data == "gazefollow" and (config.annotations is None or config.image_root is None):
@@ -254,9 +266,10 @@ def build_datasets(config: TrainConfig) -> tuple[GazeSamples, GazeSamples, pd.Da
 def evaluate_heatmaps(heatmaps: np.ndarray, inout_prob: np.ndarray, dataset: GazeSamples) -> dict[str, float]:
     """GazeFollow-style (in-frame people) and VAT-style metrics of predicted maps on ``dataset``.
 
-    Returns ``auc`` (GazeFollow AUC at the original image size when the table has ``height`` and
-    ``width`` columns, else at the input size), ``avg_l2``, ``min_l2``, ``vat_auc`` (64 x 64
-    square region), ``ap`` (in-frame probability; ``nan`` if all are in frame) and ``n_in``.
+    Returns ``auc`` (GazeFollow AUC of the uint8-resized map at the original image size when the table
+    has ``height`` and ``width`` columns, else at the input size), ``avg_l2``, ``min_l2`` (argmax),
+    ``vat_auc`` (uint8 64 x 64 map, 19 x 19 square), ``ap`` (in-frame probability; ``nan`` if all are in
+    frame) and ``n_in``: the reference scripts' conventions, recorded by :data:`METRIC_CONVENTIONS`.
     """
     inout = dataset.inout.numpy().astype(int)
     keep = inout == 1
@@ -358,7 +371,8 @@ def train_vitgaze(config: TrainConfig, out_dir: str | os.PathLike | None = None,
     torch.manual_seed(config.seed)
     model = build_vitgaze(config.model, weights=config.weights, device="cpu", backbone_kwargs=config.backbone_kwargs,
                           n_blocks=config.n_blocks, freeze_backbone=config.freeze_backbone,
-                          image_size=config.image_size)
+                          image_size=config.image_size, features=config.features, guidance=config.guidance,
+                          zero_init_output=config.zero_init_output)
     train, val, objects = build_datasets(config)
 
     def loss_fn(m: ViTGaze, batch: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -404,6 +418,7 @@ def write_run(out: Path, model: ViTGaze, config: TrainConfig, result: FitResult,
         tmp = out / f".{name}.tmp"
         frame.to_csv(tmp, index=False)
         os.replace(tmp, out / name)
-    tmp = out / ".config.json.tmp"
-    tmp.write_text(json.dumps(asdict(config), indent=2))
-    os.replace(tmp, out / "config.json")
+    for name, record in (("config.json", asdict(config)), ("metric_conventions.json", METRIC_CONVENTIONS)):
+        tmp = out / f".{name}.tmp"
+        tmp.write_text(json.dumps(record, indent=2))
+        os.replace(tmp, out / name)

@@ -9,8 +9,8 @@ import torch
 from cogvision.gaze.baselines import centre_prior, object_prior, point_gaussians
 from cogvision.gaze.losses import focal_bce, gaussian_heatmap, heatmap_loss
 from cogvision.gaze.metrics import (
-    avg_l2, dark_refine, gaze_point, gazefollow_auc, gazefollow_scores, inout_ap, min_l2, multi_hot_map,
-    resize_heatmap, roc_auc, vat_auc, vat_region, vat_scores,
+    avg_l2, conventions, dark_blur, dark_kernel_sigma, dark_refine, gaze_point, gazefollow_auc, gazefollow_scores,
+    inout_ap, min_l2, multi_hot_map, resize_heatmap, roc_auc, vat_auc, vat_region, vat_scores,
 )
 
 MAP = np.array([[4.0, 3.0], [2.0, 1.0]])
@@ -72,9 +72,14 @@ def test_gaze_point_argmax_and_offsets():
 def test_dark_recovers_a_sub_pixel_peak():
     x, y = 20.3, 30.7
     heatmap = gaussian_heatmap(torch.tensor([[x / 64, y / 64]]), size=64)[0].numpy()
-    col, row = dark_refine(heatmap, sigma=3.0)
+    col, row = dark_refine(heatmap, kernel=19, sigma=3.0)
     assert abs(col - x) < 0.05 and abs(row - y) < 0.05
     assert gaze_point(heatmap) == (20 / 64, 31 / 64)
+    # ViTGaze's default 39-px kernel (sigma 6.2) on a map large enough for it
+    x, y = 60.3, 70.7
+    heatmap = gaussian_heatmap(torch.tensor([[x / 128, y / 128]]), size=128)[0].numpy()
+    col, row = dark_refine(heatmap)
+    assert abs(col - x) < 0.02 and abs(row - y) < 0.02
 
 
 def test_l2_by_hand():
@@ -91,8 +96,9 @@ def test_vat_square_and_disc_regions():
     corner = vat_region((0.0, 0.0), 64, 3.0, "square")
     assert corner.sum() == 10 * 10
     disc = vat_region((0.5, 0.5), 64, 3.0, "disc")
-    expected = sum(1 for i in range(-10, 11) for j in range(-10, 11) if i * i + j * j < 90)
+    expected = sum(1 for i in range(-10, 11) for j in range(-10, 11) if i * i + j * j <= 90)
     assert disc.sum() == expected and disc[32, 32]
+    assert disc[32 + 3, 32 + 9] and disc[32 - 9, 32 + 3]  # d^2 = 90 = 10 sigma^2: ViTGaze keeps the boundary
 
 
 def test_vat_auc_and_scores():
@@ -166,3 +172,44 @@ def test_real_test2_sample_image_scores(shared):
     assert table["avg_l2"].iloc[0] < 1 / 64 * 1.5
     assert table["min_l2"].iloc[0] < table["avg_l2"].iloc[0] + 0.1
     assert 0.8 < table["auc"].iloc[0] < 1.0
+
+
+def test_reference_uint8_default_ties_the_near_zero_pixels():
+    # the region holds 0.001, one pixel outside holds 1, the rest 0. Float: the region beats every
+    # negative but the peak, AUC = (n - 1) / n. uint8 (Chong's imresize, the default): 0.001 -> 0 ties
+    # with the zeros, AUC = 0.5 (n - 1) / n.
+    region = vat_region((0.5, 0.5), 64, 3.0, "square")
+    heatmap = np.where(region, 1e-3, 0.0)
+    heatmap[0, 0] = 1.0
+    n = (~region).sum()
+    assert vat_auc(heatmap, (0.5, 0.5), resize="bilinear") == pytest.approx((n - 1) / n)
+    assert vat_auc(heatmap, (0.5, 0.5)) == pytest.approx(0.5 * (n - 1) / n)
+    # one positive pixel: every other pixel but the peak ties with it
+    assert gazefollow_auc(heatmap, [(0.5, 0.5)]) == pytest.approx(0.5 * 4094 / 4095)
+    assert conventions()["reference"] == "yes" and conventions(resize="bilinear")["reference"].startswith("no")
+
+
+def test_dark_blur_is_the_zero_padded_39_tap_gaussian():
+    rng = np.random.default_rng(0)
+    heatmap = rng.random((50, 60))  # larger than the kernel, so np.convolve "same" keeps the size
+    assert dark_kernel_sigma(39) == pytest.approx(6.2)  # OpenCV's default sigma for 39 taps
+    taps = np.exp(-np.arange(-19, 20) ** 2 / (2 * 6.2**2))
+    taps /= taps.sum()
+    expected = np.apply_along_axis(lambda r: np.convolve(r, taps, mode="same"), 1, heatmap)
+    expected = np.apply_along_axis(lambda c: np.convolve(c, taps, mode="same"), 0, expected)
+    np.testing.assert_allclose(dark_blur(heatmap), expected, rtol=1e-10, atol=1e-12)
+
+
+def test_dark_acceptance_rule_vitgaze_vs_concave():
+    # a peak whose log-Hessian is indefinite (strong diagonal coupling): ViTGaze still takes the Newton
+    # step (det != 0); the concave rule keeps the argmax. sigma ~ 0 makes the blur the identity.
+    heatmap = np.full((9, 9), 1e-3)
+    heatmap[4, 4] = 1.0
+    heatmap[5, 5] = heatmap[3, 3] = 0.99
+    heatmap[4, 6] = heatmap[4, 2] = heatmap[6, 4] = heatmap[2, 4] = 0.5
+    heatmap[4, 5] = 0.6
+    assert dark_refine(heatmap, kernel=3, sigma=1e-3, accept="concave") == (4.0, 4.0)
+    col, row = dark_refine(heatmap, kernel=3, sigma=1e-3)
+    assert (col, row) != (4.0, 4.0)
+    with pytest.raises(ValueError, match="kernel"):
+        dark_refine(heatmap, kernel=4)
