@@ -16,6 +16,7 @@ the decoding time that the encoder alone takes on the same batches.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import platform
 import time
@@ -27,7 +28,8 @@ import torch
 
 from cogvision.scanpath.containers import ScanpathSet
 from cogvision.scanpath.metrics import multimatch_many
-from cogvision.scanpath.oat import EOS, OAT, _collate
+from cogvision.scanpath.oat import OAT
+from cogvision.scanpath.oat_batch import EOS, collate
 from data_loaders.shared import shared_dir
 from data_loaders.synthetic_scanpaths import make_synthetic_scanpaths
 from results_file import write_result
@@ -79,11 +81,11 @@ def bench_multimatch(n_images: int) -> list[dict]:
 
 def _full_recompute(net, batch, max_len):
     """Greedy decoding that re-runs the whole decoder on the growing sequence at every step."""
-    b = batch["obj_label"].shape[0]
+    b = batch.obj_label.shape[0]
     dec = torch.zeros(b, 1, dtype=torch.long)
     done = torch.zeros(b, dtype=torch.bool)
     for _ in range(max_len):
-        logits = net(dict(batch, dec_in=dec))[:, -1]
+        logits = net(dataclasses.replace(batch, dec_in=dec))[:, -1]
         choice = torch.where(done, torch.zeros_like(done, dtype=torch.long), logits.argmax(-1))
         done |= choice == EOS
         dec = torch.cat([dec, choice[:, None]], 1)
@@ -103,7 +105,7 @@ def _realistic_data() -> tuple[ScanpathSet, str]:
                                         seed=1), "synthetic searches"
 
 
-def bench_decoding(n_scanpaths: int, max_len: int = 30, repeats: int = 3) -> list[dict]:
+def bench_decoding(n_scanpaths: int, max_len: int = 30, repeats: int = 5) -> list[dict]:
     """Greedy decoding throughput (median of ``repeats`` timings) and the full re-run peer (on 100 scanpaths)."""
     realistic, source = _realistic_data()
     short = make_synthetic_scanpaths(n_scenes=20, n_subjects=1, rows=6, cols=14, seed=0)
@@ -128,11 +130,11 @@ def bench_decoding(n_scanpaths: int, max_len: int = 30, repeats: int = 3) -> lis
         encoder_s = 0.0  # the encoder alone, on the same batches as the decoding above
         with torch.inference_mode():
             for start in range(0, n, 256):
-                batch = _collate([(s, None) for s in model._scene_items(reps[start:start + 256])])
+                batch = collate([(s, None) for s in model._scene_items(reps[start:start + 256])])
                 t0 = time.perf_counter()
                 net.encode(batch)
                 encoder_s += time.perf_counter() - t0
-        batch = _collate([(s, None) for s in model._scene_items(reps[:100])])
+        batch = collate([(s, None) for s in model._scene_items(reps[:100])])
         t0 = time.perf_counter()
         with torch.no_grad():
             _full_recompute(net, batch, max_len)

@@ -152,22 +152,22 @@ class SaccadeMarkov(ScanpathDensityModel):
         self.centre_ = CentreBiasDensity().fit(train) if self.with_centre else None
         return self
 
-    def _transitions(self, scene: Scene) -> np.ndarray:
-        """``(n_objects, n_objects)`` log-probabilities of the next object (columns) from the current (rows)."""
+    def _transitions(self, scene: Scene, current: np.ndarray) -> np.ndarray:
+        """``(len(current), n_objects)`` log-probabilities of the next object from each ``current`` object."""
         if scene.grid_shape != self.shape_:
             raise ValueError(f"trial {scene.trial!r}: grid {scene.grid_shape} differs from the fitted {self.shape_}")
         rows, cols = self.shape_
-        d = scene.grid_pos[None, :, :] - scene.grid_pos[:, None, :]
+        d = scene.grid_pos[None, :, :] - scene.grid_pos[np.asarray(current, int), None, :]
         logp = np.log(self.vectors_[d[..., 0] + rows - 1, d[..., 1] + cols - 1])
         if self.centre_ is not None:
             logp = logp + self.centre_.scene_log_density(scene)[None, :]
         return logp - logsumexp(logp, 1, keepdims=True)
 
     def conditional_log_density(self, scene, history, subject=None):
-        return self._transitions(scene)[int(np.asarray(history)[-1])]
+        return self._transitions(scene, np.asarray(history)[-1:])[0]
 
     def log_density_sequences(self, scene, sequences, subjects=None):
-        table = self._transitions(scene)
+        table = self._transitions(scene, np.arange(scene.n_objects))  # every row once per scene
         return [table[np.asarray(seq[:-1], int)] for seq in sequences]
 
 
