@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 from rich.console import Console
-from rich.markup import escape
+
+from cogvision.io import check_out_dir, publish_folder, run_metadata
 
 app = typer.Typer(help="Object-level scanpath prediction (OAT), baselines and scanpath metrics.", no_args_is_help=True)
 console = Console()
@@ -46,44 +45,19 @@ def load_dataset(dataset: str, detections: Optional[Path] = None, filter_sd: Opt
     return data.filter_length(filter_sd) if filter_sd else data
 
 
-class _OutDir:
-    """Write into a temporary folder and rename it to ``path`` at the end; refuse to overwrite unless asked."""
-
-    def __init__(self, path: Path, overwrite: bool):
-        self.check(path, overwrite)
-        self.path, self.overwrite = path, overwrite
-
-    @staticmethod
-    def check(path: Path, overwrite: bool) -> None:
-        """Refuse a ``path`` that is a file, or a non-empty folder without ``overwrite``, before any work."""
-        if path.exists() and not path.is_dir():
-            raise ValueError(f"--out {path} is a file, not a folder")
-        if path.exists() and any(path.iterdir()) and not overwrite:
-            raise ValueError(f"{path} exists and is not empty; pass --overwrite to replace it")
-
-    def __enter__(self) -> Path:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.", dir=self.path.parent))
-        return self.tmp
-
-    def __exit__(self, exc_type, *_):
-        if exc_type is not None:
-            shutil.rmtree(self.tmp, ignore_errors=True)
-            return False
-        if self.path.exists():
-            shutil.rmtree(self.path)
-        os.replace(self.tmp, self.path)
-        return False
+def _positive(**values: float) -> None:
+    """Refuse a value below 1, naming its flag (``d_model=0`` -> ``--d-model``)."""
+    for name, value in values.items():
+        if value < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
 
 
-def _fail(err: Exception) -> None:
-    console.print(f"[red]error:[/red] {escape(str(err))}", soft_wrap=True)
-    raise typer.Exit(code=2)
+FEATURE_LAYERS = "features.6,features.13,features.17"
 
 
 @app.command("train")
 def train(
-    dataset: str = typer.Argument(..., help=DATASETS),
+    dataset: str = typer.Argument(..., help=DATASETS + " | interiors (a ViSioNS-layout folder: --train)"),
     out: Path = typer.Option(..., "--out", help="Folder for model.pt, split.json and history.csv."),
     detections: Optional[Path] = typer.Option(None, help="COCO-Search18 detection CSV folder (for a JSON path)."),
     seed: int = typer.Option(0, help="Split and training seed."),
@@ -91,32 +65,56 @@ def train(
     layers: int = typer.Option(2, help="Encoder and decoder layers (paper: 4)."),
     epochs: int = typer.Option(50, help="Most epochs (paper: 500)."),
     warmup: int = typer.Option(15, help="Epochs before early stopping watches the delta (paper: 0)."),
-    patience: int = typer.Option(10, help="Early-stopping patience on the validation delta (paper: 30)."),
+    patience: int = typer.Option(10, help="Early-stopping patience on the validation metric (paper: 30)."),
     lr: float = typer.Option(5e-4, help="Adam learning rate (paper: 1e-4)."),
     batch_size: int = typer.Option(20),
     pe_iterations: int = typer.Option(10_000, help="Adam steps fitting the learned position table (paper: 10,000)."),
+    train_dir: Optional[Path] = typer.Option(None, "--train", help="interiors: the folder to train on (default: the "
+                                             "shared Interiors copy); 15% of its images early-stop OAT."),
+    feature_model: str = typer.Option("torchvision:mobilenet_v2", help="interiors: network giving cell appearance."),
+    weights: Optional[Path] = typer.Option(None, help="interiors: its weights (default: the shared ImageNet MobileNetV2)."),
+    feature_layers: str = typer.Option(FEATURE_LAYERS, help="interiors: comma-separated layers pooled over each cell."),
+    similarity: bool = typer.Option(True, "--similarity/--no-similarity", help="interiors: template-similarity feature."),
+    scenes_per_batch: int = typer.Option(2, help="interiors: images per training batch (all their scanpaths)."),
+    feature_cache: Optional[Path] = typer.Option(None, help="interiors: feature cache folder."),
     device: str = typer.Option("auto"),
     overwrite: bool = typer.Option(False, "--overwrite"),
 ) -> None:
-    """Fit OAT on the training part of an image-level 80/10/10 split; early-stop on the validation delta."""
+    """Fit OAT: on an image-level 80/10/10 split (early-stopped on the validation delta), or on interiors on a
+    whole folder (15% of its images early-stop on the validation likelihood)."""
     from cogvision.scanpath import OAT
 
-    try:
+    _positive(epochs=epochs, d_model=d_model, layers=layers, batch_size=batch_size, scenes_per_batch=scenes_per_batch)
+    check_out_dir(out, overwrite)
+    if dataset == "interiors":
+        from cogvision.commands.scanpath_interiors import load_with_features
+        from cogvision.scanpath.density import prepared
+
+        spec = _feature_spec(feature_model, weights, feature_layers, similarity)
+        loaded = load_with_features(train_dir, spec, device, feature_cache)
+        tr, va = prepared(loaded.scanpaths).split((0.85, 0.15), seed=seed)
+        te_trials: list[str] = []
+        params = dict(relative_bias=True, appearance="features", scenes_per_batch=scenes_per_batch,
+                      early_stopping="nll", warmup_epochs=0)
+        source = {"dataset": "interiors", "folder": str(loaded.root)}
+    else:
         data = load_dataset(dataset, detections)
         tr, va, te = data.split(seed=seed)
-        with _OutDir(out, overwrite) as tmp:
-            model = OAT(d_model=d_model, n_layers=layers, ffn=2 * d_model, epochs=epochs, warmup_epochs=warmup,
-                        patience=patience, lr=lr, batch_size=batch_size, pe_iterations=pe_iterations, device=device,
-                        seed=seed, progress=True).fit(tr, va if len(va) else None,
-                                                                                            checkpoint_dir=tmp / "checkpoint")
-            model.save(tmp / "model.pt")
-            shutil.rmtree(tmp / "checkpoint", ignore_errors=True)
-            (tmp / "split.json").write_text(json.dumps({"dataset": dataset, "seed": seed, "train": tr.trials,
-                                                        "val": va.trials, "test": te.trials}, indent=1))
-            model.history_.to_csv(tmp / "history.csv", index=False)
-    except (ValueError, FileNotFoundError) as err:
-        _fail(err)
-    console.print(f"best epoch {model.best_epoch_}, validation delta {model.best_delta_}; wrote {out}")
+        te_trials = te.trials
+        params = dict(warmup_epochs=warmup, batch_size=batch_size)
+        source = {"dataset": dataset}
+    with publish_folder(out, overwrite=overwrite, metadata=run_metadata(seed=seed, device=device)) as tmp:
+        model = OAT(d_model=d_model, n_layers=layers, ffn=2 * d_model, epochs=epochs, patience=patience, lr=lr,
+                    pe_iterations=pe_iterations, device=device, seed=seed, progress=True, **params)
+        model.fit(tr, va if len(va) else None, checkpoint_dir=tmp / "checkpoint")
+        model.save(tmp / "model.pt")
+        shutil.rmtree(tmp / "checkpoint", ignore_errors=True)
+        (tmp / "split.json").write_text(json.dumps({**source, "seed": seed, "train": tr.trials, "val": va.trials,
+                                                    "test": te_trials}, indent=1))
+        if dataset == "interiors":
+            (tmp / "features.json").write_text(spec.to_json())
+        model.history_.to_csv(tmp / "history.csv", index=False)
+    console.print(f"best epoch {model.best_epoch_}, validation metric {model.best_val_metric_}; wrote {out}")
 
 
 @app.command("predict")
@@ -125,32 +123,51 @@ def predict(
     out: Path = typer.Option(..., "--out", help="Folder for predictions.csv and figures."),
     dataset: Optional[str] = typer.Option(None, help="Data set (default: the one the model was trained on)."),
     detections: Optional[Path] = typer.Option(None),
-    part: str = typer.Option("test", help="Which part of the split: train, val, test or all."),
+    part: str = typer.Option("test", help="Which part of the split: train, val, test or all (interiors: all)."),
+    data_dir: Optional[Path] = typer.Option(None, "--data", help="interiors: the ViSioNS-layout folder to predict on "
+                                            "(default: the training folder)."),
     samples: int = typer.Option(0, help="Sampled scanpaths per trial (0: greedy)."),
     figures: int = typer.Option(4, help="Trials to draw."),
+    feature_cache: Optional[Path] = typer.Option(None, help="interiors: feature cache folder."),
     device: str = typer.Option("auto"),
     overwrite: bool = typer.Option(False, "--overwrite"),
 ) -> None:
-    """Write predicted scanpaths (``trial, sample, fixation, object, x, y``) and figures on the object grid."""
+    """Write predicted scanpaths (``trial, sample, fixation, object, x, y``) and figures."""
     from cogvision.scanpath import OAT
-    from cogvision.viz.scanpath import plot_scanpaths
+    from cogvision.viz.scanpath import plot_scanpath_on_image, plot_scanpaths
 
-    try:
-        split = json.loads((model_dir / "split.json").read_text())
+    if samples < 0 or figures < 0:
+        raise ValueError(f"--samples and --figures must be >= 0, got {samples} and {figures}")
+    check_out_dir(out, overwrite)
+    split_file = model_dir / "split.json"
+    if not split_file.is_file():
+        raise FileNotFoundError(f"{split_file} does not exist: {model_dir} is not a folder written by "
+                                "`cogvision scanpath train`")
+    split = json.loads(split_file.read_text())
+    images = {}
+    if split.get("dataset") == "interiors":
+        from cogvision.commands.scanpath_interiors import FeatureSpec, load_with_features
+
+        folder = data_dir if data_dir is not None else Path(split["folder"])
+        loaded = load_with_features(folder, FeatureSpec.from_json(model_dir / "features.json"), device, feature_cache)
+        data = loaded.scanpaths
+        images = loaded.images() if figures else {}
+    else:
         data = load_dataset(dataset or split["dataset"], detections)
         if part != "all":
             if part not in ("train", "val", "test"):
-                raise ValueError(f"part must be train, val, test or all, got {part!r}")
+                raise ValueError(f"--part must be train, val, test or all, got {part!r}")
             data = data.subset(split[part])
-        model = OAT.load(model_dir / "model.pt", device=device)
-        pred = model.predict(data, n_samples=samples)
-        with _OutDir(out, overwrite) as tmp:
-            pred.to_csv(tmp / "predictions.csv", index=False)
-            for trial in data.trials[:figures]:
+    model = OAT.load(model_dir / "model.pt", device=device)
+    pred = model.predict(data, n_samples=samples)
+    with publish_folder(out, overwrite=overwrite, metadata=run_metadata(device=device)) as tmp:
+        pred.to_csv(tmp / "predictions.csv", index=False)
+        for trial in data.trials[:figures]:
+            if images:
+                fig = plot_scanpath_on_image(data, trial, images[trial], pred)
+            else:
                 fig = plot_scanpaths(data, trial, pred)
-                fig.savefig(tmp / f"scanpath_{trial.replace('/', '_')}.png", dpi=80)
-    except (ValueError, FileNotFoundError) as err:
-        _fail(err)
+            fig.savefig(tmp / f"scanpath_{trial.replace('/', '_')}.png", dpi=80)
     console.print(f"{pred.groupby(['trial', 'sample']).ngroups} scanpaths -> {out / 'predictions.csv'}")
 
 
@@ -201,26 +218,29 @@ def evaluate(
                             feature_cache=feature_cache, figures=figures, device=device, overwrite=overwrite)
         return
     from cogvision.scanpath.compare import compare_models, hsp_by_seed, markdown_table, summarise
-    from cogvision.scanpath.hsp_evaluation import summarise_hsp
+    from cogvision.scanpath.hsp_evaluation import paired_differences, summarise_hsp
     from cogvision.viz.scanpath import plot_metric_bars
 
-    try:
-        data = load_dataset(dataset, detections)
-        with _OutDir(out, overwrite) as tmp:
-            params = dict(d_model=d_model, n_layers=layers, ffn=2 * d_model, epochs=epochs, warmup_epochs=warmup,
-                          patience=patience, lr=lr, batch_size=batch_size, pe_iterations=pe_iterations, device=device)
-            table, models = compare_models(data, seeds, oat_params=params, n_samples=samples, progress=True)
-            hsp = summarise_hsp(hsp_by_seed(data, models))
-            table.to_csv(tmp / "metrics.csv", index=False)
-            summary = summarise(table)
-            summary.to_csv(tmp / "summary.csv")
-            (tmp / "summary.md").write_text(markdown_table(summary))
-            hsp.to_csv(tmp / "hsp.csv", index=False)
-            plot_metric_bars(table).savefig(tmp / "metrics.png", dpi=90)
-            (tmp / "command.json").write_text(json.dumps({"dataset": dataset, "seeds": list(seeds), "samples": samples,
-                                                          "oat": params}, indent=1))
-    except (ValueError, FileNotFoundError) as err:
-        _fail(err)
+    _positive(epochs=epochs, d_model=d_model, layers=layers, batch_size=batch_size)
+    if samples < 0:
+        raise ValueError(f"--samples must be >= 0, got {samples}")
+    check_out_dir(out, overwrite)
+    data = load_dataset(dataset, detections)
+    params = dict(d_model=d_model, n_layers=layers, ffn=2 * d_model, epochs=epochs, warmup_epochs=warmup,
+                  patience=patience, lr=lr, batch_size=batch_size, pe_iterations=pe_iterations, device=device)
+    table, models = compare_models(data, seeds, oat_params=params, n_samples=samples, progress=True)
+    per_fixation = hsp_by_seed(data, models)
+    hsp = summarise_hsp(per_fixation)
+    with publish_folder(out, overwrite=overwrite, metadata=run_metadata(seed=list(seeds), device=device)) as tmp:
+        table.to_csv(tmp / "metrics.csv", index=False)
+        summary = summarise(table)
+        summary.to_csv(tmp / "summary.csv")
+        (tmp / "summary.md").write_text(markdown_table(summary))
+        hsp.to_csv(tmp / "hsp.csv", index=False)
+        paired_differences(per_fixation).to_csv(tmp / "hsp_paired.csv", index=False)
+        plot_metric_bars(table).savefig(tmp / "metrics.png", dpi=90)
+        (tmp / "command.json").write_text(json.dumps({"dataset": dataset, "seeds": list(seeds), "samples": samples,
+                                                      "oat": params}, indent=1))
     console.print(summary.to_string())
     console.print(hsp.to_string())
 
@@ -248,44 +268,41 @@ def _evaluate_interiors(*, out, seeds, samples, d_model, layers, epochs, patienc
     )
     from cogvision.viz.scanpath import plot_cumulative, plot_hsp_maps, plot_scanpath_on_image
 
-    try:
-        if epochs < 1 or folds < 2 or samples < 0 or d_model < 1 or layers < 1 or scenes_per_batch < 1:
-            raise ValueError("--epochs, --d-model, --layers and --scenes-per-batch must be >= 1, --folds >= 2 and "
-                             "--samples >= 0")
-        spec = _feature_spec(feature_model, weights, feature_layers, similarity)
-        _OutDir.check(out, overwrite)
-        train = load_with_features(train_dir, spec, device, feature_cache)
-        test = load_with_features(test_dir, spec, device, feature_cache) if test_dir is not None else None
-        centre = train.centre_bias
-        params = dict(d_model=d_model, n_heads=4, n_layers=layers, ffn=2 * d_model, epochs=epochs, lr=lr,
-                      patience=patience, pe_iterations=pe_iterations, relative_bias=True, appearance="features",
-                      scenes_per_batch=scenes_per_batch, early_stopping="nll", device=device)
-        result = cross_validate_hsp(train.scanpaths, centre, test=test.scanpaths if test else None, folds=folds,
-                                    seeds=seeds, oat_params=params, n_samples=samples, progress=True)
-        summary = summarise_hsp(result.per_fixation)
-        with _OutDir(out, overwrite) as tmp:
-            summary.to_csv(tmp / "hsp.csv", index=False)
-            per_image_scores(result.per_fixation).reset_index().to_csv(tmp / "hsp_per_image.csv", index=False)
-            result.per_fixation.to_csv(tmp / "hsp_per_fixation.csv.gz", index=False)
-            paired_differences(result.per_fixation).to_csv(tmp / "hsp_paired.csv", index=False)
-            curve = cumulative_performance(result.found)
-            curve.to_csv(tmp / "cumulative_performance.csv", index=False)
-            result.behaviour.to_csv(tmp / "behaviour.csv", index=False)
-            plot_cumulative(curve).savefig(tmp / "cumulative_performance.png", dpi=90)
-            scored = test or train
-            all_images = scored.images() if figures else {}
-            (fold, _), model = next(iter(result.models.items()))
-            tested = sorted(result.per_fixation.query("model == 'oat' and fold == @fold")["trial"].unique())
-            for trial in tested[:figures]:
-                image = all_images[trial]
-                data = prepared(scored.scanpaths.subset([trial]))
-                plot_hsp_maps(model, data, image).savefig(tmp / f"maps_{Path(trial).stem}.png", dpi=80)
-                pred = model.predict(data, n_samples=1)
-                plot_scanpath_on_image(data, trial, image, pred).savefig(tmp / f"scanpaths_{Path(trial).stem}.png", dpi=80)
-            (tmp / "command.json").write_text(json.dumps({
-                "dataset": "interiors", "train": str(train.root), "test": str(test.root) if test else None,
-                "folds": None if test else folds, "seeds": list(seeds), "samples": samples, "oat": params,
-                "features": json.loads(spec.to_json()), "seconds": result.seconds}, indent=1))
-    except (ValueError, FileNotFoundError) as err:
-        _fail(err)
+    _positive(epochs=epochs, d_model=d_model, layers=layers, scenes_per_batch=scenes_per_batch)
+    if folds < 2 or samples < 0 or figures < 0:
+        raise ValueError(f"--folds must be >= 2 and --samples, --figures >= 0, got {folds}, {samples}, {figures}")
+    spec = _feature_spec(feature_model, weights, feature_layers, similarity)
+    check_out_dir(out, overwrite)
+    train = load_with_features(train_dir, spec, device, feature_cache)
+    test = load_with_features(test_dir, spec, device, feature_cache) if test_dir is not None else None
+    centre = train.centre_bias
+    params = dict(d_model=d_model, n_heads=4, n_layers=layers, ffn=2 * d_model, epochs=epochs, lr=lr,
+                  patience=patience, pe_iterations=pe_iterations, relative_bias=True, appearance="features",
+                  scenes_per_batch=scenes_per_batch, early_stopping="nll", device=device)
+    result = cross_validate_hsp(train.scanpaths, centre, test=test.scanpaths if test else None, folds=folds,
+                                seeds=seeds, oat_params=params, n_samples=samples, progress=True)
+    summary = summarise_hsp(result.per_fixation)
+    with publish_folder(out, overwrite=overwrite, metadata=run_metadata(seed=list(seeds), device=device)) as tmp:
+        summary.to_csv(tmp / "hsp.csv", index=False)
+        per_image_scores(result.per_fixation).reset_index().to_csv(tmp / "hsp_per_image.csv", index=False)
+        result.per_fixation.to_csv(tmp / "hsp_per_fixation.csv.gz", index=False)
+        paired_differences(result.per_fixation).to_csv(tmp / "hsp_paired.csv", index=False)
+        curve = cumulative_performance(result.found)
+        curve.to_csv(tmp / "cumulative_performance.csv", index=False)
+        result.behaviour.to_csv(tmp / "behaviour.csv", index=False)
+        plot_cumulative(curve).savefig(tmp / "cumulative_performance.png", dpi=90)
+        scored = test or train
+        all_images = scored.images() if figures else {}
+        (fold, _), model = next(iter(result.models.items()))
+        tested = sorted(result.per_fixation.query("model == 'oat' and fold == @fold")["trial"].unique())
+        for trial in tested[:figures]:
+            image = all_images[trial]
+            data = prepared(scored.scanpaths.subset([trial]))
+            plot_hsp_maps(model, data, image).savefig(tmp / f"maps_{Path(trial).stem}.png", dpi=80)
+            pred = model.predict(data, n_samples=1)
+            plot_scanpath_on_image(data, trial, image, pred).savefig(tmp / f"scanpaths_{Path(trial).stem}.png", dpi=80)
+        (tmp / "command.json").write_text(json.dumps({
+            "dataset": "interiors", "train": str(train.root), "test": str(test.root) if test else None,
+            "folds": None if test else folds, "seeds": list(seeds), "samples": samples, "oat": params,
+            "features": json.loads(spec.to_json()), "seconds": result.seconds}, indent=1))
     console.print(summary[["model", "auc", "nss", "ig", "ll"]].round(3).to_string(index=False))

@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from sklearn.base import BaseEstimator
 
 from cogvision.device import resolve_device
+from cogvision.io import read_checkpoint
 from cogvision.scanpath.containers import Scene, ScanpathSet, prediction_frame
 from cogvision.scanpath.density import ScanpathDensityModel
 from cogvision.scanpath.density_baselines import saccade_histogram
@@ -386,8 +387,8 @@ class OAT(BaseEstimator, ScanpathDensityModel):
         path = Path(path)
         if not path.exists():
             raise FileNotFoundError(f"OAT model file {path} does not exist")
+        blob = read_checkpoint(path, "OAT model file")
         try:
-            blob = torch.load(path, map_location="cpu", weights_only=True)
             model = cls(**json.loads(blob["params"]))
             model.config_ = OATConfig(**json.loads(blob["config"]))
             model.vocab_ = json.loads(blob["vocab"])

@@ -233,3 +233,29 @@ def test_evaluate_interiors_command(tmp_path):
 def test_prepared_sets_keep_trials(walk):
     again = prepared(walk)
     assert isinstance(again, ScanpathSet) and set(again.trials) == set(walk.trials)
+
+
+def test_train_and_predict_interiors_layout(tmp_path):
+    root = _tiny_folder(tmp_path / "data", n_images=4, subjects=2)
+    features = ["--feature-model", "cogvision.models.builtin:tiny_cnn", "--feature-layers", "features.1",
+                "--feature-cache", str(tmp_path / "cache")]
+    trained = tmp_path / "model"
+    result = CliRunner().invoke(app, ["scanpath", "train", "interiors", "--train", str(root), "--out", str(trained),
+                                      "--epochs", "1", "--d-model", "16", "--layers", "1", "--pe-iterations", "50",
+                                      "--device", "cpu", *features])
+    assert result.exit_code == 0, result.output
+    assert {"model.pt", "features.json", "split.json", "history.csv", "run.json"} <= {p.name for p in trained.iterdir()}
+    pred = tmp_path / "pred"
+    result = CliRunner().invoke(app, ["scanpath", "predict", str(trained), "--out", str(pred), "--data", str(root),
+                                      "--samples", "2", "--figures", "1", "--device", "cpu",
+                                      "--feature-cache", str(tmp_path / "cache")])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(pred / "predictions.csv")
+    assert set(table["trial"]) == {f"img{i}.jpg" for i in range(4)} and set(table["sample"]) == {0, 1}
+
+
+@pytest.mark.parametrize("flag, value", [("--epochs", "-1"), ("--d-model", "0"), ("--batch-size", "0")])
+def test_train_refuses_bad_numbers_before_writing(tmp_path, flag, value):
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["scanpath", "train", "synthetic", "--out", str(out), flag, value])
+    assert result.exit_code == 2 and flag in result.output and not out.exists()
