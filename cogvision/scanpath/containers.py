@@ -202,12 +202,18 @@ class ScanpathSet:
 
         Background fixations (``object == -1``) are dropped unless ``drop_background`` is false.
         """
+        # The table is kept sorted by trial, subject and fixation (validate_fixations), so each scanpath is one
+        # run of rows: splitting at the changes is much faster than a pandas groupby.
+        frame = self.fixations
+        trial, subject = frame["trial"].to_numpy(str), frame["subject"].to_numpy(str)
+        objects = frame["object"].to_numpy(int)
+        if len(frame) == 0:
+            return []
+        starts = np.flatnonzero(np.r_[True, (trial[1:] != trial[:-1]) | (subject[1:] != subject[:-1])])
         out = []
-        for (trial, subject), group in self.fixations.groupby(["trial", "subject"], sort=True):
-            objects = group["object"].to_numpy(int)
-            if drop_background:
-                objects = objects[objects != BACKGROUND]
-            out.append((trial, subject, objects))
+        for start, stop in zip(starts, np.r_[starts[1:], len(frame)]):
+            seq = objects[start:stop]
+            out.append((str(trial[start]), str(subject[start]), seq[seq != BACKGROUND] if drop_background else seq))
         return out
 
     def subset(self, trials) -> ScanpathSet:

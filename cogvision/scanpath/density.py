@@ -62,8 +62,11 @@ def prepare_sequence(objects: np.ndarray, target_objects: Sequence[int]) -> np.n
     objects = objects[objects >= 0]
     if len(objects) > 1:
         objects = objects[np.r_[True, objects[1:] != objects[:-1]]]
-    hit = np.flatnonzero(np.isin(objects, list(target_objects)))
-    return objects[: hit[0] + 1] if len(hit) else objects
+    targets = set(target_objects)
+    for k, obj in enumerate(objects.tolist()):
+        if obj in targets:
+            return objects[: k + 1]
+    return objects
 
 
 def hsp_sequences(data: ScanpathSet) -> list[tuple[str, str, np.ndarray]]:

@@ -167,8 +167,11 @@ class SaccadeMarkov(ScanpathDensityModel):
         return self._transitions(scene, np.asarray(history)[-1:])[0]
 
     def log_density_sequences(self, scene, sequences, subjects=None):
-        table = self._transitions(scene, np.arange(scene.n_objects))  # every row once per scene
-        return [table[np.asarray(seq[:-1], int)] for seq in sequences]
+        current = [np.asarray(seq[:-1], int) for seq in sequences]
+        starts, index = np.unique(np.concatenate(current), return_inverse=True)  # each start object's row once
+        table = self._transitions(scene, starts)
+        bounds = np.cumsum([0] + [len(c) for c in current])
+        return [table[index[a:b]] for a, b in zip(bounds[:-1], bounds[1:])]
 
 
 class StatisticsWalker(ScanpathDensityModel):
