@@ -11,7 +11,12 @@ are z-scored per channel. Two kinds of simulated voxels read those features:
   ``ret_ur``, ``ret_ll``, ``ret_lr``);
 - **category-selective**: the features pooled wherever a given content is, wherever it appears:
   ``s = w . sum_hw m_c(hw) F(hw) / sum_hw m_c(hw)`` with m_c the content's mask on the grid (0 when
-  the content is absent). ROI ``cat_<category>``.
+  the content is absent). ROI ``cat_<category>``. With ``category_pooling="fixed"`` (the control of the
+  transformer encoder's claim) m_c is instead a fixed broad Gaussian per category at a random place, the
+  same for every stimulus: no content gating, so a linear map over positions can express these voxels.
+
+Each voxel also has a ``hemisphere``: retinotopic voxels the one contralateral to their RF centre
+(left half of the grid -> ``rh``), category voxels alternately ``lh`` / ``rh`` within each category.
 
 Signals are z-scored, then noise is added so that the noise ceiling (signal fraction of the variance
 of the response averaged over ``n_repeats``) is ``noise_ceiling``; the best possible Pearson r is
@@ -34,6 +39,7 @@ OBJECTS = {
     "cat": (("chelsea", (0, 300, 60, 420)),),
 }
 QUADRANTS = ("ret_ul", "ret_ur", "ret_ll", "ret_lr")
+CATEGORY_POOLING = ("content", "fixed")
 
 
 def _shrink(photo: torch.Tensor, side: int) -> torch.Tensor:
@@ -108,6 +114,30 @@ def _gaussian_maps(centres: np.ndarray, sigmas: np.ndarray, grid: tuple[int, int
     return maps / maps.sum((1, 2), keepdims=True)
 
 
+def category_pooling_maps(content: np.ndarray, pooling: str, seed: int) -> np.ndarray:
+    """Where each category voxel pools the features, per stimulus: (n, n_categories, H, W).
+
+    Parameters
+    ----------
+    content : ndarray of shape (n, n_categories, H, W)
+        Content masks on the feature grid.
+    pooling : {"content", "fixed"}
+        ``"content"``: the masks themselves (content-gated). ``"fixed"``: one Gaussian per category
+        (centre uniform in the middle 80% of the grid, sigma 0.2 of its height, drawn from ``seed + 2``),
+        the same for every stimulus whatever it shows.
+    seed : int
+    """
+    if pooling not in CATEGORY_POOLING:
+        raise ValueError(f"category_pooling must be one of {CATEGORY_POOLING}, got {pooling!r}")
+    if pooling == "content":
+        return content
+    n, k, gh, gw = content.shape
+    rng = np.random.default_rng(seed + 2)  # its own stream: every other draw stays that of "content"
+    centres = rng.uniform([0.1 * gh, 0.1 * gw], [0.9 * gh - 1, 0.9 * gw - 1], size=(k, 2))
+    fixed = _gaussian_maps(centres, np.full(k, 0.2 * gh), (gh, gw))
+    return np.broadcast_to(fixed, (n, *fixed.shape))
+
+
 def make_synthetic_brain(
     n_stimuli: int = 240,
     *,
@@ -118,6 +148,7 @@ def make_synthetic_brain(
     n_category: int = 16,
     noise_ceiling: float = 0.6,
     n_repeats: int = 2,
+    category_pooling: str = "content",
     seed: int = 0,
     device: str = "cpu",
 ) -> xr.Dataset:
@@ -137,6 +168,10 @@ def make_synthetic_brain(
         Signal fraction of the variance of the averaged responses (0 < nc <= 1).
     n_repeats
         Independent noisy repeats averaged into ``responses``.
+    category_pooling : {"content", "fixed"}
+        Category voxels pool the features under their content's mask (content-gated, the default) or
+        under a fixed Gaussian map per category (centre uniform in the middle 80% of the grid, sigma
+        0.2 of its side) that ignores the stimulus.
     seed
         Seeds stimuli, network, receptive fields, weights and noise.
     device
@@ -149,8 +184,10 @@ def make_synthetic_brain(
         grid; ``features`` (stimulus, channel, y, x); ``signal`` and ``responses`` (stimulus, voxel);
         ``repeats`` (repeat, stimulus, voxel). Voxel coordinates ``kind`` (retinotopic/category),
         ``roi``, ``preferred`` (category), ``rf_y``, ``rf_x``, ``rf_sigma`` (grid units, NaN for category voxels).
-        ``attrs``: model, layer, seed, noise_ceiling.
+        ``hemisphere`` (lh/rh). ``attrs``: model, layer, seed, noise_ceiling, category_pooling.
     """
+    if category_pooling not in CATEGORY_POOLING:
+        raise ValueError(f"category_pooling must be one of {CATEGORY_POOLING}, got {category_pooling!r}")
     if not 0 < noise_ceiling <= 1:
         raise ValueError(f"noise_ceiling must be in (0, 1], got {noise_ceiling}")
     if n_repeats < 1:
@@ -175,8 +212,9 @@ def make_synthetic_brain(
     weights = rng.normal(size=(n_retinotopic + n_category, c)) / np.sqrt(c)
     retino = np.einsum("nchw,vhw,vc->nv", fmap, rfs, weights[:n_retinotopic])
     cat_of = np.arange(n_category) % len(categories)
-    area = content.sum((2, 3))  # (n, categories)
-    pooled = np.einsum("nchw,nkhw->nkc", fmap, content) / np.maximum(area, 1e-6)[..., None]
+    pooling_maps = category_pooling_maps(content, category_pooling, seed)
+    area = pooling_maps.sum((2, 3))  # (n, categories)
+    pooled = np.einsum("nchw,nkhw->nkc", fmap, pooling_maps) / np.maximum(area, 1e-6)[..., None]
     category = np.einsum("nvc,vc->nv", pooled[:, cat_of], weights[n_retinotopic:])
     signal = np.concatenate([retino, category], 1)
     signal = (signal - signal.mean(0)) / signal.std(0)
@@ -185,6 +223,8 @@ def make_synthetic_brain(
     repeats = signal[None] + noise_sd * rng.normal(size=(n_repeats, *signal.shape))
     half = np.array([gh - 1, gw - 1]) / 2
     quadrant = (centres[:, 0] > half[0]) * 2 + (centres[:, 1] > half[1])
+    hemisphere = np.where(centres[:, 1] > half[1], "lh", "rh").tolist()  # contralateral to the RF
+    hemisphere += ["lh" if (k // len(categories)) % 2 == 0 else "rh" for k in range(n_category)]
     voxel = {
         "kind": ("voxel", ["retinotopic"] * n_retinotopic + ["category"] * n_category),
         "roi": ("voxel", [QUADRANTS[q] for q in quadrant] + [f"cat_{categories[k]}" for k in cat_of]),
@@ -192,6 +232,7 @@ def make_synthetic_brain(
         "rf_y": ("voxel", np.concatenate([centres[:, 0], np.full(n_category, np.nan)])),
         "rf_x": ("voxel", np.concatenate([centres[:, 1], np.full(n_category, np.nan)])),
         "rf_sigma": ("voxel", np.concatenate([sigmas, np.full(n_category, np.nan)])),
+        "hemisphere": ("voxel", hemisphere),
     }
     return xr.Dataset(
         {
@@ -203,5 +244,6 @@ def make_synthetic_brain(
             "repeats": (("repeat", "stimulus", "voxel"), repeats),
         },
         coords={"stimulus": np.arange(n), "category": categories, "voxel": np.arange(signal.shape[1]), **voxel},
-        attrs={"model": model, "layer": layer, "seed": seed, "noise_ceiling": noise_ceiling},
+        attrs={"model": model, "layer": layer, "seed": seed, "noise_ceiling": noise_ceiling,
+               "category_pooling": category_pooling},
     )

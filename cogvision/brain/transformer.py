@@ -11,6 +11,11 @@ with its own weight vector (N x T x d multiply-adds). The reference implementati
 every query's output through every target's weight row and keeps the right one with a mask
 (N x Q x T x d); ``benchmarks/brain_readout.py`` compares the two.
 
+The reference also lets a target belong to several ROIs, summing those queries' outputs before its
+weight vector (``y_t = <sum_q M_tq out_q, w_t> + b_t``): :class:`MembershipReadout`, chosen with a
+query mode that joins label columns by ``+`` (e.g. ``queries="roi+hemisphere"``: one query per ROI and
+one per hemisphere, each target reading the sum of its ROI's and its hemisphere's queries).
+
 The queries' cross-attention weights (averaged over heads) are the routing maps:
 :meth:`TransformerBrainEncoder.routing_maps` returns them as (stimulus, query, y, x).
 """
@@ -28,6 +33,7 @@ from torch import nn
 from cogvision.brain.neural import NeuralEncoder
 
 QUERY_MODES = ("roi_hemisphere", "roi", "hemisphere", "stream", "stream_hemisphere", "vertex", "single")
+MEMBERSHIP_COLUMNS = ("roi", "hemisphere", "stream")
 
 
 def sine_position_encoding(grid: tuple[int, int], dim: int, temperature: float = 10000.0) -> torch.Tensor:
@@ -103,14 +109,45 @@ class GatherReadout(nn.Module):
         return torch.index_select(torch.cat(parts, 1), 1, self.inverse) + self.bias
 
 
-class BrainDecoder(nn.Module):
-    """Input projection, one cross-attention decoder layer and the gather readout.
+class MembershipReadout(nn.Module):
+    """Target t reads the sum of the outputs of every query it belongs to: ``y_t = <sum_q M_tq out_q, w_t> + b_t``.
 
-    Input (N, C, H, W) feature grids; output (N, T) responses.
+    The reference implementation's readout with several memberships per target (N x T x Q x d
+    multiply-adds; with one membership per target it equals :class:`GatherReadout`).
+
+    Parameters
+    ----------
+    membership : torch.Tensor
+        (T, Q) 0/1 matrix: which queries each target belongs to (at least one each).
+    d_model : int
+        Width of the query outputs.
     """
 
-    def __init__(self, channels: int, grid: tuple[int, int], query_index: torch.Tensor, n_queries: int,
-                 d_model: int = 128, n_heads: int = 8, dim_feedforward: int = 256, dropout: float = 0.1):
+    def __init__(self, membership: torch.Tensor, d_model: int):
+        super().__init__()
+        membership = torch.as_tensor(membership, dtype=torch.float32)
+        if membership.ndim != 2 or (membership.sum(1) < 1).any():
+            raise ValueError("membership must be a (targets, queries) 0/1 matrix with at least one query per target")
+        self.register_buffer("membership", membership)
+        self.weight = nn.Parameter(torch.randn(membership.shape[0], d_model) / math.sqrt(d_model))
+        self.bias = nn.Parameter(torch.zeros(membership.shape[0]))
+
+    def forward(self, query_out: torch.Tensor) -> torch.Tensor:
+        """(N, Q, d) query outputs -> (N, T) target responses."""
+        summed = torch.einsum("tq,nqd->ntd", self.membership, query_out)
+        return (summed * self.weight).sum(-1) + self.bias
+
+
+class BrainDecoder(nn.Module):
+    """Input projection, one cross-attention decoder layer and the gather (or membership) readout.
+
+    Input (N, C, H, W) feature grids; output (N, T) responses. With ``membership`` (T, Q) given,
+    ``query_index`` is ignored and targets sum the outputs of all their queries (:class:`MembershipReadout`).
+    """
+
+    def __init__(self, channels: int, grid: tuple[int, int], query_index: torch.Tensor | None, n_queries: int,
+                 d_model: int = 128, n_heads: int = 8, dim_feedforward: int = 256, dropout: float = 0.1,
+                 membership: torch.Tensor | None = None):
         super().__init__()
         self.grid = tuple(grid)
         self.input_proj = nn.Linear(channels, d_model)
@@ -122,7 +159,7 @@ class BrainDecoder(nn.Module):
         self.ffn = nn.Sequential(nn.Linear(d_model, dim_feedforward), nn.ReLU(), nn.Dropout(dropout),
                                  nn.Linear(dim_feedforward, d_model))
         self.dropout = nn.Dropout(dropout)
-        self.readout = GatherReadout(query_index, d_model)
+        self.readout = MembershipReadout(membership, d_model) if membership is not None else GatherReadout(query_index, d_model)
 
     def decode(self, x: torch.Tensor, need_weights: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Query outputs (N, Q, d) and, if asked, head-averaged attention (N, Q, H*W)."""
@@ -176,13 +213,56 @@ def query_assignment(target_info: pd.DataFrame | None, n_targets: int, mode: str
     return index, names.tolist()
 
 
+def query_membership(target_info: pd.DataFrame | None, n_targets: int, mode: str) -> tuple[np.ndarray, list[str]]:
+    """Multi-membership query design: one query per label of each column joined by ``+`` in ``mode``.
+
+    Parameters
+    ----------
+    target_info : pandas.DataFrame
+        One row per target with the named columns.
+    n_targets : int
+    mode : str
+        Columns joined by ``+``, e.g. ``"roi+hemisphere"``; each from ``roi``, ``hemisphere``, ``stream``.
+
+    Returns
+    -------
+    membership : ndarray of shape (n_targets, n_queries)
+        1 where a target belongs to a query (one per column).
+    names : list of str
+        ``column=label`` per query.
+
+    Raises
+    ------
+    ValueError
+        Unknown or repeated column, missing table or column, wrong number of rows.
+    """
+    columns = mode.split("+")
+    if len(columns) < 2 or len(set(columns)) != len(columns) or any(c not in MEMBERSHIP_COLUMNS for c in columns):
+        raise ValueError(f"a multi-membership query mode joins two or more distinct columns of {MEMBERSHIP_COLUMNS} "
+                         f"by '+', got {mode!r}")
+    if target_info is None:
+        raise ValueError(f"queries={mode!r} needs target_info with columns {columns}")
+    if len(target_info) != n_targets:
+        raise ValueError(f"target_info has {len(target_info)} rows; expected one per target ({n_targets})")
+    missing = [c for c in columns if c not in target_info]
+    if missing:
+        raise ValueError(f"target_info lacks column(s) {missing} needed by queries={mode!r}")
+    blocks, names = [], []
+    for column in columns:
+        labels, index = np.unique(target_info[column].astype(str).to_numpy(), return_inverse=True)
+        blocks.append(np.eye(len(labels))[index])
+        names += [f"{column}={label}" for label in labels]
+    return np.concatenate(blocks, 1), names
+
+
 class TransformerBrainEncoder(NeuralEncoder):
     """Queries cross-attend to feature tokens; each target is read out from its ROI's query.
 
     Parameters
     ----------
     queries : str
-        Query design (see :func:`query_assignment`); default one per ROI per hemisphere.
+        Query design (see :func:`query_assignment`); default one per ROI per hemisphere. Columns joined
+        by ``+`` (e.g. ``"roi+hemisphere"``) give the multi-membership readout (:func:`query_membership`).
     d_model, n_heads, dim_feedforward, dropout
         Decoder width (paper: 768, 16, 1024 or 2048, 0.1; smaller defaults suit CPU work).
     epochs, batch_size, lr, weight_decay
@@ -197,6 +277,9 @@ class TransformerBrainEncoder(NeuralEncoder):
     module_ : BrainDecoder
     query_names_ : list of str
     query_index_ : ndarray of shape (n_targets,)
+        Each target's query (single membership); None with a multi-membership mode.
+    membership_ : ndarray of shape (n_targets, n_queries) or None
+        With a multi-membership mode, which queries each target sums.
     history_ : pandas.DataFrame
     """
 
@@ -232,12 +315,19 @@ class TransformerBrainEncoder(NeuralEncoder):
             Per-target ``roi`` / ``hemisphere`` / ``stream`` labels for the query design.
         """
         n_targets = np.asarray(y).reshape(len(y), -1).shape[1]
-        self.query_index_, self.query_names_ = query_assignment(target_info, n_targets, self.queries)
+        if "+" in self.queries:
+            self.membership_, self.query_names_ = query_membership(target_info, n_targets, self.queries)
+            self.query_index_ = None
+        else:
+            self.query_index_, self.query_names_ = query_assignment(target_info, n_targets, self.queries)
+            self.membership_ = None
         return self._fit_module(features, y)
 
     def _build(self, x: torch.Tensor, y: torch.Tensor) -> nn.Module:
-        return BrainDecoder(x.shape[1], tuple(x.shape[-2:]), torch.as_tensor(self.query_index_),
-                            len(self.query_names_), self.d_model, self.n_heads, self.dim_feedforward, self.dropout)
+        index = None if self.query_index_ is None else torch.as_tensor(self.query_index_)
+        membership = None if self.membership_ is None else torch.as_tensor(self.membership_)
+        return BrainDecoder(x.shape[1], tuple(x.shape[-2:]), index, len(self.query_names_), self.d_model,
+                            self.n_heads, self.dim_feedforward, self.dropout, membership=membership)
 
     @torch.no_grad()
     def routing_maps(self, features, stimulus_ids=None, batch_size: int = 256) -> xr.DataArray:
