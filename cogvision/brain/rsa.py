@@ -288,6 +288,21 @@ def bootstrap_compare(model, reference, method: str = "tau_a", n_boot: int = 100
     return {"score": scores, "ceiling_low": low, "ceiling_high": high}
 
 
+def _scored_references(stack: np.ndarray, references: dict[str, np.ndarray], method: str, n_boot: int, seed: int,
+                       ceiling: bool):
+    """Yield ``(name, reference (k, n, n), point scores (n_models,), bootstrap dict)`` per reference.
+
+    Point scores and bootstrap samples are means over the reference's subject RDMs; the ceiling is
+    bootstrapped only when asked and there are >= 2 subject RDMs.
+    """
+    for name, ref in references.items():
+        ref = np.asarray(ref, dtype=np.float64)
+        ref = ref[None] if ref.ndim == 2 else ref
+        point = compare_rdms(stack, ref, method).mean(1)
+        boot = bootstrap_compare(stack, ref, method, n_boot=n_boot, seed=seed, ceiling=ceiling and len(ref) >= 2)
+        yield name, ref, point, boot
+
+
 def layer_sweep(model_rdms: dict[str, np.ndarray], references: dict[str, np.ndarray], method: str = "tau_a",
                 n_boot: int = 1000, seed: int = 0, level: float = 95.0):
     """Compare each layer's RDM with each reference (mean over its subjects), with intervals and ceilings.
@@ -315,11 +330,7 @@ def layer_sweep(model_rdms: dict[str, np.ndarray], references: dict[str, np.ndar
     stack = np.stack([model_rdms[name] for name in layers])
     tails = [(100 - level) / 2, 100 - (100 - level) / 2]
     rows = []
-    for ref_name, ref in references.items():
-        ref = np.asarray(ref, dtype=np.float64)
-        ref = ref[None] if ref.ndim == 2 else ref
-        point = compare_rdms(stack, ref, method).mean(1)
-        boot = bootstrap_compare(stack, ref, method, n_boot=n_boot, seed=seed, ceiling=len(ref) >= 2)
+    for ref_name, ref, point, boot in _scored_references(stack, references, method, n_boot, seed, ceiling=True):
         low, high = noise_ceiling(ref, method) if len(ref) >= 2 else (np.nan, np.nan)
         c_lo, c_hi = (np.percentile(boot["ceiling_low"], tails) if len(ref) >= 2 else (np.nan, np.nan))
         for k, name in enumerate(layers):
@@ -389,3 +400,62 @@ def mixed_rsa(model_rdms, reference, method: str = "tau_a", n_splits: int = 20, 
         else:
             out["ceiling_low"][s] = out["ceiling_high"][s] = np.nan
     return out
+
+
+def paired_difference(model_rdms: dict[str, np.ndarray], baseline_rdms: dict[str, np.ndarray],
+                      references: dict[str, np.ndarray], method: str = "tau_a", n_boot: int = 1000, seed: int = 0,
+                      level: float = 95.0):
+    """Paired bootstrap over stimuli of model minus baseline RSA (e.g. trained minus untrained network).
+
+    Both networks' RDMs are compared with the references on the *same* bootstrap samples of stimuli, so
+    the interval of the difference accounts for the stimuli they share (intervals of each score alone
+    overlap far more than the difference's does).
+
+    Parameters
+    ----------
+    model_rdms, baseline_rdms : dict of str to ndarray of shape (n, n)
+        Layer -> RDM of each network, same stimuli. Layers present in both get a row each.
+    references : dict of str to ndarray of shape (n_subjects, n, n)
+        Reference name -> subject RDMs; scores are means over subjects.
+    method : {"tau_a", "spearman", "pearson"}
+    n_boot, seed
+        Bootstrap samples over stimuli.
+    level : float
+        Width of the percentile interval.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``layer, reference, method, model, baseline, difference, difference_low, difference_high, p_value``,
+        one row per shared layer and reference, plus ``layer="best"``: the best layer of the model minus the
+        best layer of the baseline, both re-chosen in every bootstrap sample. ``p_value``: two-sided
+        bootstrap p of the difference being 0 (``2 min(P(d <= 0), P(d >= 0))``, floor ``1 / n_boot``).
+    """
+    import pandas as pd
+
+    if not model_rdms or not baseline_rdms:
+        raise ValueError("model_rdms and baseline_rdms must each hold at least one layer RDM")
+    mine, base = list(model_rdms), list(baseline_rdms)
+    shapes = {f"{side} layer {k!r}": np.shape(rdms[k]) for side, rdms in (("model", model_rdms), ("baseline", baseline_rdms))
+              for k in rdms}
+    if len(set(shapes.values())) != 1:
+        raise ValueError(f"model and baseline RDMs must be of the same stimuli (one n x n shape); got {shapes}")
+    stack = np.stack([model_rdms[k] for k in mine] + [baseline_rdms[k] for k in base])
+    shared = [k for k in mine if k in baseline_rdms]
+    tails = [(100 - level) / 2, 100 - (100 - level) / 2]
+    rows = []
+    for ref_name, _, point, boot in _scored_references(stack, references, method, n_boot, seed, ceiling=False):
+        boot = boot["score"]
+        m_point, b_point = point[:len(mine)], point[len(mine):]
+        m_boot, b_boot = boot[:, :len(mine)], boot[:, len(mine):]
+        pairs = [(k, m_point[mine.index(k)] - b_point[base.index(k)], m_boot[:, mine.index(k)] - b_boot[:, base.index(k)])
+                 for k in shared]
+        pairs.append(("best", m_point.max() - b_point.max(), m_boot.max(1) - b_boot.max(1)))
+        for layer, diff, samples in pairs:
+            low, high = np.percentile(samples, tails)
+            p = min(1.0, max(2 * min(np.mean(samples <= 0), np.mean(samples >= 0)), 1 / n_boot))
+            rows.append({"layer": layer, "reference": ref_name, "method": method,
+                         "model": m_point[mine.index(layer)] if layer != "best" else m_point.max(),
+                         "baseline": b_point[base.index(layer)] if layer != "best" else b_point.max(),
+                         "difference": diff, "difference_low": low, "difference_high": high, "p_value": p})
+    return pd.DataFrame(rows)

@@ -17,7 +17,7 @@ import pandas as pd
 import torch
 import xarray as xr
 
-from cogvision.brain.rsa import compute_rdm, layer_sweep, mixed_rsa
+from cogvision.brain.rsa import compute_rdm, layer_sweep, mixed_rsa, paired_difference
 
 
 def model_layer_rdms(spec: str, images: torch.Tensor, layers: list[str] | None = None, *, weights: str | None = None,
@@ -48,10 +48,13 @@ def _atomic(path: Path, write) -> None:
 
 
 def write_rsa(out: Path, rdms: dict[str, np.ndarray], references: dict[str, np.ndarray], *, method: str = "tau_a",
-              n_boot: int = 1000, seed: int = 0, mixed_splits: int = 0, info: dict | None = None) -> pd.DataFrame:
+              n_boot: int = 1000, seed: int = 0, mixed_splits: int = 0, info: dict | None = None,
+              baseline_rdms: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
     """Layer sweep against each reference; write ``rsa.csv``, ``rdms.nc``, ``figures/rsa_layers.png``,
-    ``mixed.csv`` (when ``mixed_splits``) and ``summary.json`` into ``out``, built in a temporary
-    folder beside it and renamed at the end (``out`` must be absent or empty).
+    ``mixed.csv`` (when ``mixed_splits``), ``paired.csv`` (when ``baseline_rdms``: the paired bootstrap of
+    :func:`cogvision.brain.rsa.paired_difference`, model minus baseline, on the same samples of stimuli)
+    and ``summary.json`` into ``out``, built in a temporary folder beside it and renamed at the end
+    (``out`` must be absent or empty).
 
     Returns
     -------
@@ -81,6 +84,13 @@ def write_rsa(out: Path, rdms: dict[str, np.ndarray], references: dict[str, np.n
             summary[f"mixed_mean_weights_{name}"] = dict(zip(layers, res["weights"].mean(0).round(6).tolist()))
         mixed = pd.concat(rows, ignore_index=True)
         _atomic(out / "mixed.csv", lambda tmp: mixed.to_csv(tmp, index=False))
+    if baseline_rdms is not None:
+        paired = paired_difference(rdms, baseline_rdms, references, method=method, n_boot=n_boot, seed=seed)
+        _atomic(out / "paired.csv", lambda tmp: paired.to_csv(tmp, index=False))
+        best = paired[paired["layer"] == "best"].set_index("reference")
+        summary["paired_best_layer_difference"] = {
+            ref: {k: float(row[k]) for k in ("difference", "difference_low", "difference_high", "p_value")}
+            for ref, row in best.iterrows()}
     _atomic(out / "summary.json", lambda tmp: tmp.write_text(json.dumps(summary, indent=2, default=str)))
     if final.exists():
         final.rmdir()

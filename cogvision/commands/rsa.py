@@ -24,6 +24,10 @@ def rsa(
     method: str = typer.Option("tau_a", help=f"RDM comparison: {', '.join(METHODS)}."),
     n_boot: int = typer.Option(1000, "--n-boot", help="Bootstrap samples over stimuli."),
     mixed_splits: int = typer.Option(0, "--mixed-splits", help="Reweighted RSA over this many 50/50 stimulus splits."),
+    paired_untrained: bool = typer.Option(
+        False, "--paired-untrained",
+        help="Also score the same network untrained (seeded init) and write paired.csv: model minus untrained, "
+             "paired bootstrap over stimuli, per layer and best layer (needs --weights)."),
     seed: int = typer.Option(0, help="Seed of the random init and the bootstrap."),
     device: str = typer.Option("auto", help="auto, cpu, cuda or mps."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing result folder."),
@@ -40,6 +44,8 @@ def rsa(
         raise ValueError(f"--metric must be one of {METRICS} and --method one of {METHODS}")
     if weights is not None and not weights.is_file():
         raise FileNotFoundError(f"--weights file {weights} does not exist")
+    if paired_untrained and weights is None:
+        raise ValueError("--paired-untrained compares trained with untrained weights; give --weights")
     if n_boot < 1:
         raise ValueError(f"--n-boot must be >= 1, got {n_boot}")
     if mixed_splits < 0:
@@ -50,10 +56,12 @@ def rsa(
     names = [x.strip() for x in layers.split(",")] if layers else None
     rdms = model_layer_rdms(model, images, names, weights=None if weights is None else str(weights), metric=metric,
                             seed=seed, device=device)
+    baseline = (model_layer_rdms(model, images, list(rdms), weights=None, metric=metric, seed=seed, device=device)
+                if paired_untrained else None)
     with publish_folder(out, overwrite=overwrite, metadata=run_metadata(seed=seed, device=device, model=model)) as tmp:
         table = write_rsa(tmp, rdms, reference_rdms(ds), method=method, n_boot=n_boot, seed=seed,
-                          mixed_splits=mixed_splits,
+                          mixed_splits=mixed_splits, baseline_rdms=baseline,
                           info={"model": model, "weights": str(weights) if weights else None, "metric": metric,
-                                "stimuli": str(stimuli)})
+                                "stimuli": str(stimuli), "paired_untrained": paired_untrained})
     console.print(escape(table.to_string(index=False, float_format=lambda v: f"{v:.3f}")))
     console.print(f"results: {escape(str(out))}")
