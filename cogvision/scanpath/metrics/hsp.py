@@ -124,8 +124,10 @@ def hsp_scores(log_density: np.ndarray, fixated: np.ndarray, baseline: np.ndarra
     rows = np.arange(n)
     at = p[rows, fixated][:, None]
     auc = ((p < at).sum(1) + 0.5 * (p == at).sum(1)) / cells
+    # A flat map has NSS 0; its float std is rounding noise (1e-19 for 84 equal cells), not 0, so test the spread.
+    flat = p.max(1) - p.min(1) <= 1e-12 * p.max(1)
     sd = p.std(1)
-    nss = np.divide(at[:, 0] - p.mean(1), sd, out=np.zeros(n), where=sd > 0)
+    nss = np.divide(at[:, 0] - p.mean(1), sd, out=np.zeros(n), where=~flat & (sd > 0))
     base = base / base.sum()
     log_at = np.log2(EPS + at[:, 0])
     return {"auc": auc, "nss": np.where(nss < NSS_FLOOR, 0.0, nss), "ig": log_at - np.log2(EPS + base[fixated]),
