@@ -155,6 +155,29 @@ def check_inputs(X, Y, bands) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]
     return X, Y, band_cols
 
 
+def _spd_solve(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Batched solve of symmetric positive definite systems ``a x = b`` by Cholesky (differentiable).
+
+    Parameters
+    ----------
+    a : Tensor of shape (batch, m, m)
+    b : Tensor of shape (batch, m, k)
+
+    Returns
+    -------
+    x : Tensor of shape (batch, m, k)
+    failed : Tensor of shape (batch,), bool
+        Systems whose factorisation failed (not positive definite in this precision); their ``x`` is
+        ``b`` (solved against the identity) and must not be used.
+    """
+    chol, info = torch.linalg.cholesky_ex(a)
+    failed = info != 0
+    if failed.any():
+        eye = torch.eye(a.shape[-1], dtype=a.dtype, device=a.device)
+        chol = torch.linalg.cholesky(torch.where(failed[:, None, None], eye, a))
+    return torch.cholesky_solve(b, chol), failed
+
+
 class _Fold:
     """One CV fold: train/test rows and what every band-weight candidate reuses (training Gram or kernel rows)."""
 
@@ -221,6 +244,40 @@ class _Problem:
         evals, vecs = gram_eigh(k_train, dtype=self.dtype)
         return k_test.to(self.dtype) @ vecs, vecs, evals
 
+    def band_kernels(self, fold: _Fold) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-band centred training (n_bands, n_train, n_train) and test (n_bands, n_test, n_train) kernels
+        of one fold (kernel form), computed once and kept on the fold."""
+        if getattr(fold, "band_kernels", None) is None:
+            k_train = self.kernels[:, fold.train][:, :, fold.train]
+            k_test = self.kernels[:, fold.test][:, :, fold.train]
+            if self.fit_intercept:  # as in basis(): centre on the training features' mean, band by band
+                col_mean = k_train.mean(1, keepdim=True)
+                grand = col_mean.mean(2, keepdim=True)
+                k_test = k_test - k_test.mean(2, keepdim=True) - col_mean + grand
+                k_train = k_train - k_train.mean(2, keepdim=True) - col_mean + grand
+            fold.band_kernels = (k_train.to(self.dtype), k_test.to(self.dtype))
+        return fold.band_kernels
+
+    def refine_predictions(self, fold: _Fold, deltas: torch.Tensor,
+                           c_fold: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Held-out predictions (batch, n_test) of one fold with per-target log band scalings ``deltas``
+        (batch, n_bands), differentiable in ``deltas``, and the targets whose solve failed (batch,).
+
+        Primal: ``w = (G + diag(exp(-deltas)))^-1 C``, predictions ``X_test w``. Kernel: ``dual = (sum_b
+        exp(deltas_b) K_b + I)^-1 Y_train``, predictions ``sum_b exp(deltas_b) K_test,b dual``. ``C`` and
+        ``Y_train`` are ``c_fold`` (m, batch) from :meth:`rhs`.
+        """
+        if self.primal:
+            penalty = torch.repeat_interleave((-deltas).exp(), torch.as_tensor(self.sizes, device=deltas.device), dim=1)
+            a = fold.gram.to(deltas.dtype)[None] + torch.diag_embed(penalty)
+            w, failed = _spd_solve(a, c_fold.T[:, :, None])
+            return w[..., 0] @ fold.x_test.T, failed
+        k_train, k_test = self.band_kernels(fold)
+        scale = deltas.exp()
+        eye = torch.eye(k_train.shape[1], dtype=deltas.dtype, device=deltas.device)
+        dual, failed = _spd_solve(torch.einsum("tb,bij->tij", scale, k_train) + eye, c_fold.T[:, :, None])
+        return torch.einsum("tb,bij,tj->ti", scale, k_test, dual[..., 0]), failed
+
     def rhs(self, fold: _Fold, y: torch.Tensor, xty: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         """``C`` (m, batch) of one fold and the test responses centred on the training mean (n_test, batch)."""
         y_test = y[fold.test_rows]
@@ -270,6 +327,19 @@ class BandedRidgeCV(TargetScoreMixin, MultiOutputMixin, RegressorMixin, BaseEsti
         Computation precision; ``"auto"`` is float64 on CPU and float32 on GPU.
     random_state : int, RandomState or None
         Seed of the band-weight draws.
+    refine : int
+        Number of gradient steps that refine each target's hyperparameters after the random search
+        (0, the default: no refinement). The log band scalings ``deltas = log(gamma / alpha)`` (one per
+        band, which covers both ``gamma`` and ``alpha``) start from the random-search choice and follow
+        Adam on the same mean held-out score (``scoring``) over the same folds, differentiated through
+        one Cholesky solve per target and fold (``(G + diag(exp(-deltas))) w = X^T y`` in the primal
+        form, ``(sum_b exp(deltas_b) K_b + I) dual = y`` in the kernel form). Each target keeps the
+        best point of the path, and only when it beats its random-search score: refinement never
+        lowers a target's CV score. The penalties ``exp(-deltas_b)`` stay within
+        ``[min(alphas) / 100, max(alphas) * 1e6]``. Costs ``refine x n_folds`` batched solves of
+        ``m x m`` systems per target (``m`` = features or training samples, whichever is smaller).
+    refine_lr : float
+        Adam step size of the refinement, in units of log penalty (> 0).
 
     Attributes
     ----------
@@ -288,6 +358,13 @@ class BandedRidgeCV(TargetScoreMixin, MultiOutputMixin, RegressorMixin, BaseEsti
         Chosen ``alpha`` of each target.
     deltas_ : ndarray of shape (n_bands, n_targets)
         ``log(gamma / alpha)``, himalaya's log band scalings; band ``b``'s penalty is ``exp(-deltas_[b])``.
+        With ``refine``, ``band_weights_``, ``best_alphas_`` and ``deltas_`` hold the refined values
+        (``gamma = exp(deltas) / sum(exp(deltas))``, ``alpha = 1 / sum(exp(deltas))``), while
+        ``best_candidate_`` and ``cv_scores_`` stay those of the random search.
+    best_scores_ : ndarray of shape (n_targets,)
+        Mean held-out score of the chosen hyperparameters (random search, or refined).
+    refined_ : ndarray of shape (n_targets,), bool
+        Targets whose refined hyperparameters beat the random search (all False without ``refine``).
     bands_ : list of ndarray
         Checked column indices of each band.
     x_mean_ : ndarray of shape (n_features,)
@@ -313,6 +390,8 @@ class BandedRidgeCV(TargetScoreMixin, MultiOutputMixin, RegressorMixin, BaseEsti
         n_targets_batch: int | None = None,
         dtype: str = "auto",
         random_state=None,
+        refine: int = 0,
+        refine_lr: float = 0.1,
     ):
         self.bands = bands
         self.alphas = alphas
@@ -327,6 +406,8 @@ class BandedRidgeCV(TargetScoreMixin, MultiOutputMixin, RegressorMixin, BaseEsti
         self.n_targets_batch = n_targets_batch
         self.dtype = dtype
         self.random_state = random_state
+        self.refine = refine
+        self.refine_lr = refine_lr
 
     def _candidates(self, n_bands: int) -> np.ndarray:
         if isinstance(self.n_iter, (int, np.integer)):
@@ -350,6 +431,13 @@ class BandedRidgeCV(TargetScoreMixin, MultiOutputMixin, RegressorMixin, BaseEsti
             raise ValueError(f"alphas must be a non-empty list of finite values > 0, got {self.alphas!r}")
         if self.n_targets_batch is not None and int(self.n_targets_batch) < 1:
             raise ValueError(f"n_targets_batch must be >= 1, got {self.n_targets_batch}")
+        if isinstance(self.refine, (bool, np.bool_)) or not isinstance(self.refine, (int, np.integer)) \
+                or self.refine < 0:
+            raise ValueError(f"refine must be a number of gradient steps (an int >= 0; 0 turns it off), "
+                             f"got {self.refine!r}")
+        if isinstance(self.refine_lr, (bool, np.bool_)) or not isinstance(self.refine_lr, (int, float, np.number)) \
+                or not np.isfinite(self.refine_lr) or self.refine_lr <= 0:
+            raise ValueError(f"refine_lr must be a finite step size > 0, got {self.refine_lr!r}")
         return alphas
 
     def fit(self, X, Y, groups=None) -> "BandedRidgeCV":
@@ -392,6 +480,7 @@ class BandedRidgeCV(TargetScoreMixin, MultiOutputMixin, RegressorMixin, BaseEsti
         cv_scores = torch.zeros(len(candidates), n_targets, dtype=torch.float64, device=device)
         best_candidate = torch.zeros(n_targets, dtype=torch.long, device=device)
         best_alpha = torch.zeros(n_targets, dtype=torch.long, device=device)
+        best_score = torch.zeros(n_targets, dtype=torch.float64, device=device)
         n_test = max(len(te) for _, te in splits)
         m = X.shape[1] if problem.primal else max(len(tr) for tr, _ in splits)
         batch = self._batch_size(n_targets, n_alphas * n_test + len(splits) * m)
@@ -422,6 +511,7 @@ class BandedRidgeCV(TargetScoreMixin, MultiOutputMixin, RegressorMixin, BaseEsti
                 current = torch.where(better, best, current)
                 best_candidate[cols] = torch.where(better, c, best_candidate[cols])
                 best_alpha[cols] = torch.where(better, best_a, best_alpha[cols])
+            best_score[cols] = current - tie_break[best_alpha[cols], 0]
             del rhs, y
         self.candidates_ = candidates
         self.cv_scores_ = cv_scores.cpu().numpy()
@@ -432,8 +522,75 @@ class BandedRidgeCV(TargetScoreMixin, MultiOutputMixin, RegressorMixin, BaseEsti
             self.deltas_ = np.log(self.band_weights_ / self.best_alphas_[None])
         self.bands_ = band_cols
         self.n_splits_ = len(splits)
+        self.best_scores_ = best_score.cpu().numpy()
+        self.refined_ = np.zeros(n_targets, dtype=bool)
+        if self.refine > 0:
+            self._refine(problem, Y, alphas, batch)
         self._refit(problem, Y, alphas_t, best_alpha, batch)
         return self
+
+    def _refine(self, problem: _Problem, Y: np.ndarray, alphas: np.ndarray, batch: int) -> None:
+        """Gradient refinement of each target's log band scalings from its random-search choice.
+
+        Adam (step ``refine_lr``) ascends the mean held-out score over the CV folds, a function of the
+        ``n_bands`` log scalings ``deltas = log(gamma / alpha)`` of each target; the gradient is autograd
+        through one Cholesky solve per target and fold (see :meth:`_Problem.refine_predictions`).
+        Targets are independent (Adam acts elementwise and the summed score separates), so a batch
+        refines many at once. Each target keeps the best point of its path if it beats its
+        random-search score (``best_scores_``); ``deltas_``, ``band_weights_``, ``best_alphas_``,
+        ``best_scores_`` and ``refined_`` are updated in place.
+        """
+        device, dtype = problem.device, problem.dtype
+        lo, hi = -math.log(float(alphas.max()) * 1e6), -math.log(float(alphas.min()) / 100)
+        m = sum(problem.sizes) if problem.primal else max(f.n_train for f in problem.folds)
+        batch = max(1, min(batch, _BATCH_ELEMENTS // (4 * m * m)))
+        n_folds = len(problem.folds)
+        tol = 10 * float(torch.finfo(dtype).eps)
+        with np.errstate(invalid="ignore"):
+            start = np.clip(self.deltas_, lo, hi)  # a zero band weight (delta -inf) starts at the bound
+        for cols in [slice(s, s + batch) for s in range(0, Y.shape[1], batch)]:
+            y, _ = self._responses(Y, cols, dtype, device)
+            xty = problem.x.T @ y if problem.primal else None
+            rhs = [problem.rhs(fold, y, xty) for fold in problem.folds]
+            del xty
+            deltas = torch.tensor(start[:, cols].T, dtype=dtype, device=device, requires_grad=True)
+            optimizer = torch.optim.Adam([deltas], lr=float(self.refine_lr))
+            best = torch.full((y.shape[1],), -math.inf, dtype=torch.float64, device=device)
+            best_deltas = deltas.detach().clone()
+            for step in range(self.refine + 1):
+                last = step == self.refine
+                optimizer.zero_grad()
+                score = torch.zeros_like(best)
+                failed = torch.zeros(y.shape[1], dtype=torch.bool, device=device)
+                for fold, (c_fold, y_test) in zip(problem.folds, rhs):
+                    with torch.set_grad_enabled(not last):
+                        predictions, bad = problem.refine_predictions(fold, deltas, c_fold)
+                        fold_score = score_fold_predictions(predictions[:, None, :], y_test, self.scoring)[0]
+                        if not last:  # one backward per fold frees its graph (the gradient sums over folds)
+                            (-fold_score.sum() / n_folds).backward()
+                    score += fold_score.detach() / n_folds
+                    failed |= bad
+                score = torch.where(failed | ~torch.isfinite(score), -math.inf, score)
+                better = score > best
+                best = torch.where(better, score, best)
+                best_deltas[better] = deltas.detach()[better]
+                if not last:
+                    deltas.grad = torch.nan_to_num(deltas.grad, nan=0.0, posinf=0.0, neginf=0.0)
+                    optimizer.step()
+                    with torch.no_grad():
+                        deltas.clamp_(lo, hi)
+            best, best_deltas = best.cpu().numpy(), best_deltas.to(torch.float64).cpu().numpy()
+            before = self.best_scores_[cols]
+            improved = best > before + tol * np.maximum(1.0, np.abs(before))
+            idx = np.arange(Y.shape[1])[cols][improved]
+            d = best_deltas[improved].T  # (n_bands, n_improved)
+            log_total = np.logaddexp.reduce(d, axis=0)
+            self.deltas_[:, idx] = d
+            self.band_weights_[:, idx] = np.exp(d - log_total)
+            self.best_alphas_[idx] = np.exp(-log_total)
+            self.best_scores_[idx] = best[improved]
+            self.refined_[idx] = True
+            del rhs, y
 
     def _batch_size(self, n_targets: int, per_target: int) -> int:
         if self.n_targets_batch is not None:
@@ -477,6 +634,7 @@ class BandedRidgeCV(TargetScoreMixin, MultiOutputMixin, RegressorMixin, BaseEsti
                     w = (d**2).to(dtype)[:, None] * (x.T @ dual)
                 coef[idx] = w.T.cpu().numpy()
                 y_mean[idx] = mean.cpu().numpy()
+        self._refit_refined(problem, Y, gram, coef)
         inverse = np.empty_like(problem.order)
         inverse[problem.order] = np.arange(len(problem.order))
         coef = coef[:, inverse]  # back to X's column order
@@ -485,6 +643,35 @@ class BandedRidgeCV(TargetScoreMixin, MultiOutputMixin, RegressorMixin, BaseEsti
         self.x_mean_, self.y_mean_ = x_mean, y_mean
         self.coef_ = coef[0] if self._y_1d else coef
         self.intercept_ = float(intercept[0]) if self._y_1d else intercept
+
+    def _refit_refined(self, problem: _Problem, Y: np.ndarray, gram: torch.Tensor | None, coef: np.ndarray) -> None:
+        """Weights (in ``coef``, (n_targets, n_features) in the problem's column order) of the refined
+        targets, one Cholesky solve each with its own band penalties ``exp(-deltas_)``."""
+        refined = np.flatnonzero(self.refined_)
+        if refined.size == 0:
+            return
+        x, dtype, device = problem.x, problem.dtype, problem.device
+        sizes = torch.as_tensor(problem.sizes, device=device)
+        m = x.shape[1] if problem.primal else x.shape[0]
+        batch = max(1, _BATCH_ELEMENTS // (2 * m * m))
+        for start in range(0, refined.size, batch):
+            idx = refined[start:start + batch]
+            y, _ = self._responses(Y[:, idx], slice(None), dtype, device)
+            deltas = torch.as_tensor(self.deltas_[:, idx].T, dtype=dtype, device=device)  # (batch, n_bands)
+            if problem.primal:  # (X^T X + diag(exp(-deltas))) w = X^T y
+                a = gram.to(dtype)[None] + torch.diag_embed(torch.repeat_interleave((-deltas).exp(), sizes, dim=1))
+                w, failed = _spd_solve(a, (x.T @ y).T[:, :, None])
+                w = w[..., 0]
+            else:  # (sum_b exp(deltas_b) K_b + I) dual = y;  w_b = exp(deltas_b) X_b^T dual
+                eye = torch.eye(m, dtype=dtype, device=device)
+                a = torch.einsum("tb,bij->tij", deltas.exp(), problem.kernels.to(dtype)) + eye
+                dual, failed = _spd_solve(a, y.T[:, :, None])
+                w = (dual[..., 0] @ x) * torch.repeat_interleave(deltas.exp(), sizes, dim=1)
+            if failed.any():  # cannot happen in float64 (penalties > 0); in float32 fall back to LU
+                w = torch.linalg.solve(a, (x.T @ y).T if problem.primal else y.T)
+                if not problem.primal:
+                    w = (w @ x) * torch.repeat_interleave(deltas.exp(), sizes, dim=1)
+            coef[idx] = w.cpu().numpy()
 
     def predict(self, X, split: bool = False) -> np.ndarray:
         """Predictions of the fitted model.
