@@ -15,7 +15,8 @@ Per outer fold it fits the joint model and the reduced models of :func:`~cogvisi
 (each band alone; all but one band when there are three or more) and saves their held-out predictions
 (``folds/fold_K.npz``, so an interrupted fit resumes). Outputs, written atomically: ``scores.csv`` (per
 target: ``target, roi, r, r2`` of the joint model, ``r2_<band>`` of each band alone, ``unique_<band>``,
-``shared``, ``weight_<band>`` (mean band weight over folds) and ``best_alpha`` (geometric mean)),
+``shared``, with three bands ``shared_<b>&<c>`` (exactly those two bands) and ``shared_higher`` (all
+three), ``weight_<band>`` (mean band weight over folds) and ``best_alpha`` (geometric mean)),
 ``partition_rois.csv`` (per ROI: number of targets and the mean of each part), ``partition.nc`` (the
 :func:`~cogvision.brain.partition.partition_r2` dataset), ``predictions.npy`` (joint model),
 ``figures/partition.png`` and ``summary.json`` (written last).
@@ -33,7 +34,8 @@ from cogvision.brain.features import as_matrix
 from cogvision.brain.metrics import pearson_r, r2_per_target
 from cogvision.brain.partition import model_subsets, partition_r2, subset_predictions
 
-ENCODER_KEYS = ("alphas", "n_iter", "concentration", "scoring", "solver", "n_targets_batch", "dtype", "correction")
+ENCODER_KEYS = ("alphas", "n_iter", "concentration", "scoring", "solver", "n_targets_batch", "dtype", "correction",
+                "refine", "refine_lr")
 
 
 def feature_bands(config: dict, cache_dir: Path | None, device: str):
@@ -122,10 +124,17 @@ def run_banded_fit(config: dict, out_dir: Path, *, overwrite: bool, resume: bool
         scores[f"r2_{name}"] = r2[f"single/{b}"]
         scores[f"unique_{name}"] = part["unique"].values[b]
     scores["shared"] = part["shared"].values
+    pair_parts = []
+    if "pair_shared" in part:  # three bands: variance explained by exactly two bands, and by all three
+        for i, pair in enumerate(part["pair"].values):
+            scores[f"shared_{pair}"] = part["pair_shared"].values[i]
+            pair_parts.append(f"shared_{pair}")
+        scores["shared_higher"] = part["shared_higher"].values
+        pair_parts.append("shared_higher")
     for b, name in enumerate(names):
         scores[f"weight_{name}"] = mean_weights[b]
     scores["best_alpha"] = np.exp(np.mean(log_alphas, 0))
-    parts = ["r2"] + [f"unique_{n}" for n in names] + ["shared"]
+    parts = ["r2"] + [f"unique_{n}" for n in names] + ["shared"] + pair_parts
     rois = scores.groupby("roi")[parts].mean().reset_index()
     rois.insert(1, "n_targets", scores.groupby("roi").size().values)
     _write_atomic(out_dir / "scores.csv", lambda tmp: scores.to_csv(tmp, index=False))

@@ -320,3 +320,58 @@ def test_bad_refinement_parameters(params, match):
     x, y, bands = _data(n=30, t=2)
     with pytest.raises(ValueError, match=match):
         BandedRidgeCV(bands=bands, n_iter=2, cv=3, device="cpu", **params).fit(x, y)
+
+
+def test_partition_pair_terms_are_the_venn_regions_of_an_exact_set_function():
+    """Four bands, a known value for each of the 15 Venn regions; R2(S) = sum of the regions that meet S.
+    Unique, pair-specific and higher-order terms must return the regions exactly (no clipping needed)."""
+    from itertools import combinations
+
+    from cogvision.brain.partition import model_subsets, partition_r2
+
+    rng = np.random.default_rng(0)
+    regions = {frozenset(s): rng.uniform(0.01, 0.05, size=3) for r in range(1, 5) for s in combinations(range(4), r)}
+    r2 = {name: sum(v for s, v in regions.items() if s & set(bands)) for name, bands in
+          model_subsets(4, pairs=True).items()}
+    ds = partition_r2(r2, list("abcd"), correction="none")
+    for b in range(4):
+        np.testing.assert_allclose(ds["unique"][b], regions[frozenset([b])], atol=1e-14)
+    for i, (b, c) in enumerate(combinations(range(4), 2)):
+        assert str(ds["pair"][i].values) == "abcd"[b] + "&" + "abcd"[c]
+        np.testing.assert_allclose(ds["pair_shared"][i], regions[frozenset([b, c])], atol=1e-14)
+    higher = sum(v for s, v in regions.items() if len(s) >= 3)
+    np.testing.assert_allclose(ds["shared_higher"], higher, atol=1e-14)
+    np.testing.assert_allclose(ds["shared"], ds["pair_shared"].sum("pair") + ds["shared_higher"], atol=1e-14)
+    assert "pair_shared" not in partition_r2({k: v for k, v in r2.items() if "-" not in k}, list("abcd"))
+    assert "pair_shared" not in partition_r2(r2, list("abcd"), pairs=False)
+
+
+def test_variance_partition_recovers_known_pair_specific_shared_variance():
+    """Three bands: sources shared by all three (0.10), by A and B only (0.15), and each band's own
+    (A 0.15, B 0.10, C 0.10); the rest (0.40) is noise. Each band sees its sources through its own mixing."""
+    rng = np.random.default_rng(3)
+    n, t = 900, 30
+    src = {name: rng.normal(size=(n, 3)) for name in ("abc", "ab", "a", "b", "c")}
+    parts = {"abc": 0.10, "ab": 0.15, "a": 0.15, "b": 0.10, "c": 0.10}
+
+    def seen(name):
+        return src[name] @ rng.normal(size=(3, 3))
+
+    x = np.hstack([src["abc"], src["ab"], src["a"], seen("abc"), seen("ab"), src["b"], seen("abc"), src["c"]])
+    bands = [np.arange(9), np.arange(9, 18), np.arange(18, 24)]
+    y = rng.normal(size=(n, t)) * np.sqrt(0.40)
+    for name, f in parts.items():
+        w = rng.normal(size=(3, t))
+        y += src[name] @ (w / np.linalg.norm(w, axis=0)) * np.sqrt(f)
+    ds = variance_partition(x, y, bands, cv=5, band_names=["A", "B", "C"], n_iter=5, inner_cv=3, alphas=ALPHAS,
+                            device="cpu")
+    mean = ds.mean("target")
+    expected_unique = {"A": 0.15, "B": 0.10, "C": 0.10}
+    expected_pair = {"A&B": 0.15, "A&C": 0.0, "B&C": 0.0}
+    for band, v in expected_unique.items():
+        assert abs(float(mean["unique"].sel(band=band)) - v) < 0.02, band
+    for pair, v in expected_pair.items():
+        assert abs(float(mean["pair_shared"].sel(pair=pair)) - v) < 0.02, pair
+    assert abs(float(mean["shared_higher"]) - 0.10) < 0.02
+    with pytest.raises(ValueError, match="pairs must be"):
+        variance_partition(x[:30], y[:30], bands, cv=3, pairs="yes")

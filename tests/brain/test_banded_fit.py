@@ -52,3 +52,19 @@ def test_fit_encoder_banded_config_errors(tmp_path):
         run_fit({**config, "features": [{"file": "a.npy"}, {"file": "a.npy"}]}, tmp_path / "o2", progress=False)
     with pytest.raises(ValueError, match="unknown key"):
         run_fit(_config(tmp_path, epochs=3), tmp_path / "o3", progress=False)
+
+
+def test_fit_encoder_three_bands_writes_pair_specific_shared_variance(tmp_path):
+    config = _config(tmp_path, refine=3)
+    a = np.load(tmp_path / "a.npy")
+    np.save(tmp_path / "a1.npy", a[:, :4])
+    np.save(tmp_path / "a2.npy", a[:, 4:])
+    config["features"] = [{"file": "a1.npy"}, {"file": "a2.npy"}, {"file": "b.npy"}]
+    run_fit(config, tmp_path / "out", device="cpu", progress=False)
+    scores = pd.read_csv(tmp_path / "out" / "scores.csv")
+    part = xr.open_dataset(tmp_path / "out" / "partition.nc", engine="scipy")
+    assert list(part["pair"].values) == ["a1&a2", "a1&b", "a2&b"]
+    for i, pair in enumerate(part["pair"].values):
+        np.testing.assert_allclose(scores[f"shared_{pair}"], part["pair_shared"].values[i])
+    np.testing.assert_allclose(scores["shared_higher"], part["shared_higher"].values)
+    assert "shared_higher" in pd.read_csv(tmp_path / "out" / "partition_rois.csv")
