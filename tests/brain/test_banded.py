@@ -346,11 +346,11 @@ def test_partition_pair_terms_are_the_venn_regions_of_an_exact_set_function():
     assert "pair_shared" not in partition_r2(r2, list("abcd"), pairs=False)
 
 
-def test_variance_partition_recovers_known_pair_specific_shared_variance():
-    """Three bands: sources shared by all three (0.10), by A and B only (0.15), and each band's own
-    (A 0.15, B 0.10, C 0.10); the rest (0.40) is noise. Each band sees its sources through its own mixing."""
-    rng = np.random.default_rng(3)
-    n, t = 900, 30
+def synthetic_three_bands(n=900, t=30, seed=3):
+    """Three bands: sources shared by all three (0.10 of each target's variance), by A and B only (0.15),
+    and each band's own (A 0.15, B 0.10, C 0.10); the rest (0.40) is noise. Each band sees the shared
+    sources through its own mixing matrix."""
+    rng = np.random.default_rng(seed)
     src = {name: rng.normal(size=(n, 3)) for name in ("abc", "ab", "a", "b", "c")}
     parts = {"abc": 0.10, "ab": 0.15, "a": 0.15, "b": 0.10, "c": 0.10}
 
@@ -363,6 +363,11 @@ def test_variance_partition_recovers_known_pair_specific_shared_variance():
     for name, f in parts.items():
         w = rng.normal(size=(3, t))
         y += src[name] @ (w / np.linalg.norm(w, axis=0)) * np.sqrt(f)
+    return x, y, bands
+
+
+def test_variance_partition_recovers_known_pair_specific_shared_variance():
+    x, y, bands = synthetic_three_bands()
     ds = variance_partition(x, y, bands, cv=5, band_names=["A", "B", "C"], n_iter=5, inner_cv=3, alphas=ALPHAS,
                             device="cpu")
     mean = ds.mean("target")
