@@ -5,7 +5,8 @@ outer cross-validation over images::
 
     data: {dataset: cowley_v4, path: DIR, session: "190925"}    # path: the V4 folder (default ../shared)
     model: {spec: "torchvision:mobilenet_v2", weights: FILE, layers: [features.4, features.7],
-            pool: 4, size: 224}                                  # weights null: the seeded random init
+            pool: 4, size: 224, scale: rms}                      # weights null: the seeded random init;
+                                                                 # scale rms: each layer / its RMS (default none)
     encoders:                                                    # or one `encoder: {...}`
       - {type: ridge, alphas: [1, 10, 100, 1000, 10000, 100000]}
       - {type: factorized, epochs: 20}
@@ -35,6 +36,7 @@ from tqdm.auto import tqdm
 from cogvision.brain.metrics import pearson_r, r2_er, r2_per_target
 
 DATASETS = ("cowley_v4",)
+SCALES = ("none", "rms")
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,7 @@ class ModelSection:
     pool: int = 4
     size: int = 224
     batch_size: int = 32
+    scale: str = "none"
 
 
 def _typed(section, cls, name: str):
@@ -133,6 +136,8 @@ def check_sweep_config(config: dict) -> tuple[DataSection, ModelSection, list[di
         raise ValueError(f"config model.layers must be a non-empty list of module names, got {model.layers!r}")
     if model.pool < 1 or model.size < 16:
         raise ValueError(f"config model.pool must be >= 1 and model.size >= 16, got {model.pool}, {model.size}")
+    if model.scale not in SCALES:
+        raise ValueError(f"config model.scale must be one of {SCALES}, got {model.scale!r}")
     if model.weights is not None and not Path(model.weights).is_file():
         raise ValueError(f"config model.weights: file {model.weights} does not exist")
     return data, model, encoder_list(config)
@@ -158,6 +163,22 @@ def load_session(data: DataSection):
     images = torch.from_numpy(ds["images"].values).permute(0, 3, 1, 2).float() / 255.0
     repeats = repeats_array(ds) if "repeats" in ds else None
     return images, ds["responses"].values, repeats, [str(n) for n in ds["neuroid"].values]
+
+
+def rms_scaled(features: np.ndarray) -> np.ndarray:
+    """Features divided by their root mean square over all stimuli and features (one scalar per layer).
+
+    Ridge penalties are in the units of the features' power. An untrained network's activations shrink
+    by about 10x per block (MobileNetV2 at its initial BatchNorm statistics: RMS about 1e-2 at
+    features.2, 1e-9 at features.17), so a fixed alpha grid over-regularises its deep layers into
+    predicting the mean. One scalar per layer, from the features alone, puts every layer on the same
+    scale; it equals rescaling that layer's alpha grid and uses no responses.
+    """
+    features = np.asarray(features, dtype=np.float64)
+    rms = float(np.sqrt(np.mean(features**2)))
+    if not np.isfinite(rms) or rms == 0:
+        raise ValueError("features are all zero or not finite; cannot scale them by their RMS")
+    return features / rms
 
 
 def interval_of_median(y: np.ndarray, pred: np.ndarray, metric: str, n_boot: int = 200, seed: int = 0):
@@ -186,6 +207,8 @@ def run_layer_sweep(config: dict, out_dir: Path, *, overwrite: bool, resume: boo
     feats = pooled_layer_features(model_cfg.spec, images, list(model_cfg.layers), cache, weights=model_cfg.weights,
                                   pool=model_cfg.pool, size=model_cfg.size, seed=int(config.get("seed", 0)),
                                   batch_size=model_cfg.batch_size, device=device)
+    if model_cfg.scale == "rms":
+        feats = {layer: rms_scaled(values) for layer, values in feats.items()}
     splits = outer_splits(config, len(y), None)
     targets = pd.DataFrame({"target": np.arange(y.shape[1]), "roi": "all"})
     client, own_client = _client(dask)
@@ -240,6 +263,48 @@ def run_layer_sweep(config: dict, out_dir: Path, *, overwrite: bool, resume: boo
                "best_median_r2": {row.encoder: float(row.median_r2) for row in best.itertuples()}}
     _write_atomic(out_dir / "summary.json", lambda tmp: tmp.write_text(json.dumps(summary, indent=2)))
     return summary
+
+
+def network_differences(out: Path, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """Trained minus untrained R^2, neuron by neuron, at each network's best layer, per session and encoder.
+
+    Parameters
+    ----------
+    out
+        The sweep's output folder (``trained_<session>/scores.csv`` and ``untrained_<session>/scores.csv``).
+    n_boot, seed
+        Bootstrap over neurons of the median difference.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``session, encoder, trained_layer, untrained_layer, n_neuroids, median_difference, low, high,
+        fraction_trained_better``. The best layers are chosen on the same held-out scores, so the
+        difference is that of the best layers as reported, not of layers chosen on separate data.
+    """
+    rows = []
+    rng = np.random.default_rng(seed)
+    for folder in sorted(out.glob("trained_*")):
+        session = folder.name.removeprefix("trained_")
+        other = out / f"untrained_{session}" / "scores.csv"
+        if not (folder / "scores.csv").is_file() or not other.is_file():
+            continue
+        scores = {"trained": pd.read_csv(folder / "scores.csv", dtype={"session": str}),
+                  "untrained": pd.read_csv(other, dtype={"session": str})}
+        for encoder in scores["trained"]["encoder"].unique():
+            best = {}
+            for network, table in scores.items():
+                part = table[table["encoder"] == encoder]
+                layer = part.groupby("layer")["r2"].median().idxmax()
+                best[network] = (layer, part[part["layer"] == layer].set_index("neuroid")["r2"])
+            diff = (best["trained"][1] - best["untrained"][1].reindex(best["trained"][1].index)).to_numpy()
+            boots = [np.median(diff[rng.integers(0, len(diff), len(diff))]) for _ in range(n_boot)]
+            low, high = np.percentile(boots, [2.5, 97.5])
+            rows.append({"session": session, "encoder": encoder, "trained_layer": best["trained"][0],
+                         "untrained_layer": best["untrained"][0], "n_neuroids": len(diff),
+                         "median_difference": float(np.median(diff)), "low": low, "high": high,
+                         "fraction_trained_better": float(np.mean(diff > 0))})
+    return pd.DataFrame(rows)
 
 
 def _layer_figure(table: pd.DataFrame):

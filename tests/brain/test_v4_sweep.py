@@ -65,6 +65,7 @@ def test_sweep_dask_equals_single_process(session_dir, tmp_path):
     (lambda c: c["model"].update(pool="4"), r"config model.pool must be int"),
     (lambda c: c["encoders"][0].update(alpha=3), r"encoders\[0\] \(ridge\) has unknown setting\(s\) \['alpha'\]"),
     (lambda c: c.update(extra=1), r"unknown section\(s\) \['extra'\]"),
+    (lambda c: c["model"].update(scale="zscore"), r"config model.scale must be one of"),
 ])
 def test_sweep_bad_config_writes_nothing(session_dir, tmp_path, change, message):
     config = sweep_config(session_dir)
@@ -72,6 +73,50 @@ def test_sweep_bad_config_writes_nothing(session_dir, tmp_path, change, message)
     with pytest.raises((ValueError, FileNotFoundError), match=message):
         run_fit(config, tmp_path / "out", progress=False)
     assert not (tmp_path / "out").exists()
+
+
+def test_rms_scaling_undoes_a_tiny_feature_scale():
+    """A fixed alpha grid shrinks tiny (untrained deep-layer) features to the mean; RMS scaling does not."""
+    from cogvision.brain.layer_sweep import rms_scaled
+    from cogvision.brain.metrics import r2_per_target
+    from cogvision.brain.ridge import RidgeCV
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 40))
+    y = x @ rng.normal(size=(40, 3)) + rng.normal(size=(200, 3))
+    alphas = [1.0, 100.0, 10000.0]
+
+    def held_out_r2(features):
+        model = RidgeCV(alphas=alphas, cv=3, device="cpu").fit(features[:150], y[:150])
+        return np.median(r2_per_target(y[150:], model.predict(features[150:])))
+
+    assert held_out_r2(x) > 0.8
+    assert held_out_r2(1e-8 * x) < 0.05  # over-regularised into the mean
+    assert held_out_r2(rms_scaled(1e-8 * x)) == pytest.approx(held_out_r2(rms_scaled(x)), abs=1e-9)
+    assert np.sqrt(np.mean(rms_scaled(1e-8 * x) ** 2)) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="all zero"):
+        rms_scaled(np.zeros((3, 2)))
+
+
+def test_network_differences_pairs_neurons_at_best_layers(tmp_path):
+    from cogvision.brain.layer_sweep import network_differences
+
+    neurons = [f"n{i}" for i in range(20)]
+    rng = np.random.default_rng(0)
+    base = rng.uniform(0.1, 0.3, len(neurons))
+    layers = {"trained": {"a": base + 0.2, "b": base + 0.1}, "untrained": {"a": base - 0.05, "b": base}}
+    for network, per_layer in layers.items():
+        rows = [{"session": "7", "layer": layer, "encoder": "ridge", "neuroid": n, "r2": v}
+                for layer, values in per_layer.items() for n, v in zip(neurons, values)]
+        (tmp_path / f"{network}_7").mkdir()
+        pd.DataFrame(rows).sample(frac=1, random_state=0).to_csv(tmp_path / f"{network}_7" / "scores.csv", index=False)
+    (tmp_path / "trained_8").mkdir()  # no untrained partner, no scores: skipped
+    table = network_differences(tmp_path, n_boot=200)
+    assert len(table) == 1
+    row = table.iloc[0]
+    assert (row.trained_layer, row.untrained_layer, row.n_neuroids) == ("a", "b", 20)
+    assert row.median_difference == pytest.approx(0.2) and row.low == pytest.approx(0.2)
+    assert row.fraction_trained_better == 1.0
 
 
 def test_sweep_yaml_relative_paths(session_dir, tmp_path):
