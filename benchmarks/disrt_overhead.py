@@ -6,7 +6,7 @@ Side by side in one run, alternating repeats (ratio: median of the per-repeat ra
   similarities, odd-one-out, bootstrap intervals), i.e. what ``cogvision disrt`` runs between loading
   and saving;
 - ``bare``: ``model(x)`` under ``torch.no_grad`` on exactly the tensors the core loop feeds the model
-  (each image once per crop size, and its nuisance and distortion per distortion and grid), prepared
+  (each image once per crop size, and its nuisance and distortion per trial, distortion and grid), prepared
   beforehand, in the same batches.
 
 The ratio core / bare is the price of the protocol (goal <= 1.2). Writes
@@ -31,6 +31,7 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cogvision.gestalt import DisrtProtocol, crop_to_grid, distort, matched_nuisance, pixel_mse, run_disrt  # noqa: E402
+from cogvision.gestalt.protocol import TRIAL_STRIDE  # noqa: E402
 from cogvision.models import load_model, preprocessing_for  # noqa: E402
 from cogvision.training import seed_everything  # noqa: E402
 from data_loaders.images import builtin_images  # noqa: E402
@@ -53,16 +54,18 @@ def model_inputs(model, images: torch.Tensor, protocol: DisrtProtocol, batch_siz
     for start in range(0, images.shape[0], batch_size):
         base = prep.resize_crop(images[start:start + batch_size])
         seen = set()
-        for dist in protocol.distortions:
-            for grid in protocol.grids:
-                crop = crop_to_grid(base, grid)
-                distorted = distort(dist, crop, grid, protocol.seed + start)
-                target = pixel_mse(distorted, crop)
-                nuis, _, _ = matched_nuisance(protocol.nuisance, crop, target, protocol.seed + start)
-                if crop.shape[-1] not in seen:
-                    seen.add(crop.shape[-1])
-                    batches.append(ready(crop))
-                batches += [ready(nuis), ready(distorted)]
+        for r in range(protocol.trials):  # every trial forwards its own nuisance and distortion (the image once)
+            seed = protocol.seed + start + r * TRIAL_STRIDE
+            for dist in protocol.distortions:
+                for grid in protocol.grids:
+                    crop = crop_to_grid(base, grid)
+                    distorted = distort(dist, crop, grid, seed)
+                    target = pixel_mse(distorted, crop)
+                    nuis, _, _ = matched_nuisance(protocol.nuisance, crop, target, seed)
+                    if crop.shape[-1] not in seen:
+                        seen.add(crop.shape[-1])
+                        batches.append(ready(crop))
+                    batches += [ready(nuis), ready(distorted)]
     return batches
 
 
@@ -114,6 +117,8 @@ def main() -> None:
         "image_forwards": n_forwarded,
         "distortions": list(protocol.distortions),
         "grids": list(protocol.grids),
+        "trials": protocol.trials,
+        "nuisance": protocol.nuisance,
         "repeats": args.repeats,
         "rows": [
             {"path": "bare forward", "seconds": bare_s, "ratio": 1.0,
