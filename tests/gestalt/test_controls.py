@@ -114,3 +114,16 @@ def test_degenerate_cells_are_left_out_and_named(photos, tmp_path):
     for key in ("nuisance_matched_fraction", "index", "index_low", "index_high", "null_structure_blind"):
         assert on_disk[key] == pytest.approx(written[key])
     assert "texform 2x2 (changes local statistics" in (tmp_path / "run" / "report.md").read_text()
+
+
+def test_local_search_variants_equal_the_nuisance_at_their_magnitudes():
+    """The search's shortcut above magnitude 1 (shift and colour computed once) gives the nuisance itself."""
+    from cogvision.gestalt.nuisance import local, matched_nuisance, pixel_mse
+
+    gen = torch.Generator().manual_seed(3)
+    images = torch.rand(3, 3, 48, 48, generator=gen)
+    shuffled = images.flip(-1).flip(-2)
+    variants, magnitude, mse = matched_nuisance("local", images, pixel_mse(shuffled, images), seed=7)
+    assert (magnitude > 1).any()
+    torch.testing.assert_close(variants, local(images, magnitude, seed=7), rtol=0, atol=1e-6)
+    torch.testing.assert_close(mse, pixel_mse(variants, images).double(), rtol=1e-9, atol=1e-12)
