@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import matplotlib
 import typer
 
 import cogvision
@@ -22,6 +23,9 @@ def _version(value: bool) -> None:
 def main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                       help="Print the cogvision version and exit.")) -> None:
     """cogvision: models of human-like visual attention on any vision network."""
+    # The command line only writes figures to files: a non-interactive backend, chosen here and nowhere in the
+    # library, so that a notebook or script importing cogvision keeps its own backend.
+    matplotlib.use("Agg")
 
 
 app.command("demo")(demo.demo)

@@ -184,7 +184,7 @@ def pooled_layer_features(
     dict of str to ndarray of shape (n_stimuli, C, pool, pool)
         float32, in the order of ``layers``.
     """
-    from cogvision.models.probe import FeatureRecorder
+    from cogvision.models import FeatureRecorder
 
     record = {**_record(spec, ",".join(layers), weights, seed, images), "pool": int(pool), "size": int(size)}
     path = cache_path(cache_dir, record).with_suffix(".npz") if cache_dir is not None else None

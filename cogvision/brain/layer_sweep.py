@@ -292,19 +292,56 @@ def network_differences(out: Path, n_boot: int = 2000, seed: int = 0) -> pd.Data
         scores = {"trained": pd.read_csv(folder / "scores.csv", dtype={"session": str}),
                   "untrained": pd.read_csv(other, dtype={"session": str})}
         for encoder in scores["trained"]["encoder"].unique():
-            best = {}
-            for network, table in scores.items():
-                part = table[table["encoder"] == encoder]
-                layer = part.groupby("layer")["r2"].median().idxmax()
-                best[network] = (layer, part[part["layer"] == layer].set_index("neuroid")["r2"])
+            best = {network: _best_layer(table[table["encoder"] == encoder]) for network, table in scores.items()}
             diff = (best["trained"][1] - best["untrained"][1].reindex(best["trained"][1].index)).to_numpy()
-            boots = [np.median(diff[rng.integers(0, len(diff), len(diff))]) for _ in range(n_boot)]
-            low, high = np.percentile(boots, [2.5, 97.5])
             rows.append({"session": session, "encoder": encoder, "trained_layer": best["trained"][0],
                          "untrained_layer": best["untrained"][0], "n_neuroids": len(diff),
-                         "median_difference": float(np.median(diff)), "low": low, "high": high,
-                         "fraction_trained_better": float(np.mean(diff > 0))})
+                         **_median_difference(diff, rng, n_boot), "fraction_trained_better": float(np.mean(diff > 0))})
     return pd.DataFrame(rows)
+
+
+def encoder_differences(scores: pd.DataFrame, reference: str = "ridge", n_boot: int = 2000,
+                        seed: int = 0) -> pd.DataFrame:
+    """Each encoder minus ``reference``, neuron by neuron, each at its own best layer (by median R^2).
+
+    Parameters
+    ----------
+    scores
+        A sweep's ``scores.csv`` (columns ``layer, encoder, neuroid, r2``) with several encoders.
+    n_boot, seed
+        Bootstrap over neurons of the median difference.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``encoder, layer, reference_layer, n_neuroids, median_difference, low, high, fraction_better``.
+    """
+    if reference not in set(scores["encoder"]):
+        raise ValueError(f"reference encoder {reference!r} is not in the scores (have {sorted(set(scores['encoder']))})")
+    rng = np.random.default_rng(seed)
+    ref_layer, ref = _best_layer(scores[scores["encoder"] == reference])
+    rows = []
+    for encoder in scores["encoder"].unique():
+        if encoder == reference:
+            continue
+        layer, values = _best_layer(scores[scores["encoder"] == encoder])
+        diff = (values - ref.reindex(values.index)).to_numpy()
+        rows.append({"encoder": encoder, "layer": layer, "reference_layer": ref_layer, "n_neuroids": len(diff),
+                     **_median_difference(diff, rng, n_boot), "fraction_better": float(np.mean(diff > 0))})
+    return pd.DataFrame(rows)
+
+
+def _best_layer(part: pd.DataFrame) -> tuple[str, pd.Series]:
+    """The layer with the highest median R^2 and its per-neuron R^2 (indexed by ``neuroid``)."""
+    layer = part.groupby("layer")["r2"].median().idxmax()
+    return layer, part[part["layer"] == layer].set_index("neuroid")["r2"]
+
+
+def _median_difference(diff: np.ndarray, rng: np.random.Generator, n_boot: int) -> dict[str, float]:
+    """Median of per-neuron differences with a 95% bootstrap interval over neurons."""
+    boots = [np.median(diff[rng.integers(0, len(diff), len(diff))]) for _ in range(n_boot)]
+    low, high = np.percentile(boots, [2.5, 97.5])
+    return {"median_difference": float(np.median(diff)), "low": float(low), "high": float(high)}
 
 
 def _layer_figure(table: pd.DataFrame):

@@ -29,7 +29,7 @@ def model_layer_rdms(spec: str, images: torch.Tensor, layers: list[str] | None =
     ``weights=None`` keeps the seeded random initialisation (an untrained control).
     """
     from cogvision.models import extract_features, load_model
-    from cogvision.models.probe import default_layers, get_layer
+    from cogvision.models import default_layers, get_layer
 
     torch.manual_seed(seed)
     model = load_model(spec, weights=weights, device=device)

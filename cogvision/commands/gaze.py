@@ -87,9 +87,6 @@ def predict_command(
     overwrite: bool = typer.Option(False, help="Replace an existing output folder."),
 ) -> None:
     """Heatmap, gaze point and in-frame probability for every head box, from one backbone pass."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     from cogvision.gaze.predict import predict
@@ -128,9 +125,6 @@ def train_command(
     resume: bool = typer.Option(False, help="Continue an interrupted run in OUT."),
 ) -> None:
     """Train ViTGaze as CONFIG says and compare it with the analytic baselines on the validation set."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     from cogvision.gaze.train import TrainConfig, train_vitgaze

@@ -11,11 +11,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+
+from cogvision.io import atomic_write
 
 SHARED_WEIGHTS = ("models", "mobilenet_v2_imagenet", "mobilenet_v2-b0353104.pth")
 
@@ -67,19 +68,16 @@ def _read_cache(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
 
 
 def _write_cache(path: Path, cache: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
     names = sorted(cache)
     arrays = {"names": np.array(json.dumps(names))}
     for k, n in enumerate(names):
         arrays[f"cells_{k}"], arrays[f"target_{k}"] = cache[n]
-    handle, tmp = tempfile.mkstemp(suffix=".npz", dir=path.parent)
-    os.close(handle)
-    try:
-        np.savez(tmp, **arrays)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as handle:  # a file object: np.savez adds no ".npz" to the temporary name
+            np.savez(handle, **arrays)
+
+    atomic_write(path, write)
 
 
 def load_with_features(folder: Path | None, spec: FeatureSpec, device: str = "auto", cache_dir: Path | None = None):

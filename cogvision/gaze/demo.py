@@ -11,13 +11,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from cogvision.gaze.train import TrainConfig, train_vitgaze  # noqa: E402
-from cogvision.viz.gaze import plot_scene_predictions, plot_scores  # noqa: E402
+from cogvision.gaze.train import TrainConfig, train_vitgaze
+from cogvision.viz.gaze import plot_scene_predictions, plot_scores
 
 COMMAND = "cogvision gaze train cogvision/gaze/configs/synthetic.json --out results/gaze_synthetic"
 DEMO_CONFIG = dict(model="cogvision.gaze.backbones:gaze_vit", image_size=64, n_train=1000, n_val=120, epochs=3,

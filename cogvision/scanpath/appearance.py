@@ -24,8 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cogvision.models.preprocess import preprocessing_for
-from cogvision.models.probe import FeatureRecorder
+from cogvision.models import FeatureRecorder, preprocessing_for
 from cogvision.scanpath.containers import ScanpathSet
 
 

@@ -9,13 +9,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from cogvision.scanpath.compare import compare_models, markdown_table, summarise  # noqa: E402
-from cogvision.viz.scanpath import plot_metric_bars, plot_scanpaths  # noqa: E402
+from cogvision.scanpath.compare import compare_models, markdown_table, summarise
+from cogvision.viz.scanpath import plot_metric_bars, plot_scanpaths
 
 COMMAND = ("cogvision scanpath evaluate amazon --out results/scanpath_amazon --seed 0 --seed 1 --seed 2 "
            "--epochs 45 --warmup 15 --patience 10 --lr 5e-4 --samples 20 --d-model 128 --layers 2")

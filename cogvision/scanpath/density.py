@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from cogvision.scanpath.containers import Scene, ScanpathSet
-from cogvision.scanpath.metrics.hsp import HSP_METRICS, aggregate_hsp, hsp_scores
+from cogvision.scanpath.metrics.hsp import hsp_scores
 
 
 class ScanpathDensityModel(ABC):
@@ -133,27 +133,3 @@ def score_hsp(model: ScanpathDensityModel, data: ScanpathSet, centre_bias: dict[
         raise ValueError(f"{data.name!r} has no scanpath with a fixation to score (all have one fixation)")
     return pd.concat(frames, ignore_index=True)
 
-
-def hsp_table(per_fixation: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
-    """Per-model HSP summary with bootstrap intervals over images.
-
-    Returns
-    -------
-    DataFrame
-        One row per model: each metric (ViSioNS averaging, :func:`aggregate_hsp`) and ``<metric>_low``,
-        ``<metric>_high``, the 2.5 and 97.5 percentiles of the mean over images resampled with replacement
-        (the same resamples for every model, so that models can be compared image by image).
-    """
-    rng = np.random.default_rng(seed)
-    images = sorted(per_fixation["image"].unique())
-    draws = rng.integers(0, len(images), size=(n_boot, len(images)))
-    rows = []
-    for model, frame in per_fixation.groupby("model", sort=False):
-        per_image, overall = aggregate_hsp(frame)
-        per_image = per_image.reindex(images)
-        row = {"model": model, **overall.to_dict()}
-        for metric in HSP_METRICS:
-            boot = np.nanmean(per_image[metric].to_numpy()[draws], 1)
-            row[f"{metric}_low"], row[f"{metric}_high"] = np.percentile(boot, [2.5, 97.5])
-        rows.append(row)
-    return pd.DataFrame(rows)

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from cogvision.foveation.geometry import PoolingWindows  # noqa: E402
+from cogvision.foveation.geometry import PoolingWindows
 
 
 def plot_windows(windows: PoolingWindows, image: torch.Tensor | None = None, ax=None):

@@ -155,3 +155,21 @@ def test_rsa_command_bad_stimuli(tmp_path):
                                       str(tmp_path / "out")])
     assert result.exit_code == 2 and "supplementalData.mat does not exist" in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_encoder_differences_at_each_best_layer():
+    import pandas as pd
+
+    from cogvision.brain.layer_sweep import encoder_differences
+
+    rows = []
+    for n in range(10):
+        for layer, ridge, other in (("a", 0.5, 0.1), ("b", 0.2, 0.4 + 0.01 * n)):
+            rows += [{"layer": layer, "encoder": "ridge", "neuroid": n, "r2": ridge},
+                     {"layer": layer, "encoder": "other", "neuroid": n, "r2": other}]
+    table = encoder_differences(pd.DataFrame(rows), n_boot=200)
+    row = table.iloc[0]
+    assert (row.encoder, row.layer, row.reference_layer) == ("other", "b", "a")  # each at its own best layer
+    assert row.median_difference == pytest.approx(0.4 + 0.045 - 0.5) and row.fraction_better == 0.0
+    with pytest.raises(ValueError, match="reference encoder 'lasso'"):
+        encoder_differences(pd.DataFrame(rows), reference="lasso")
