@@ -8,6 +8,7 @@ import typer
 import cogvision
 from cogvision.commands import demo, disrt, fit_encoder, foveate, gaze, models, rsa, scanpath
 from cogvision.commands._errors import handle_all
+from cogvision.reporting import set_quiet
 
 app = typer.Typer(help="cogvision: models of human-like visual attention on any vision network.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -21,8 +22,11 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
-                                      help="Print the cogvision version and exit.")) -> None:
+                                      help="Print the cogvision version and exit."),
+         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or info lines; only results, "
+                                                                 "warnings and errors.")) -> None:
     """cogvision: models of human-like visual attention on any vision network."""
+    set_quiet(quiet)
     # The command line only writes figures to files: a non-interactive backend, chosen here and nowhere in the
     # library, so that a notebook or script importing cogvision keeps its own backend.
     matplotlib.use("Agg")

@@ -4,7 +4,7 @@ import re
 import pytest
 from typer.testing import CliRunner
 
-import cogvision.foveation.demo
+import cogvision.demo.foveation
 from cogvision.cli import app
 from cogvision.demo import run_demo
 
@@ -38,7 +38,7 @@ def test_a_failing_part_is_reported_and_fails_the_command(tmp_path, monkeypatch)
     def broken(out_dir, shared=None, device="auto"):
         raise RuntimeError("deliberate failure")
 
-    monkeypatch.setattr(cogvision.foveation.demo, "run", broken)
+    monkeypatch.setattr(cogvision.demo.foveation, "run", broken)
     result = runner.invoke(app, ["demo", "--sections", "foveation", "--out", str(tmp_path / "d"), "--no-data"])
     assert result.exit_code == 1
     assert "deliberate failure" in (tmp_path / "d" / "report.md").read_text()

@@ -22,6 +22,8 @@ import yaml
 from rich.console import Console
 from rich.markup import escape
 
+from cogvision.reporting import is_quiet
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 #: Exceptions that describe a bad input or environment: one ``error:`` line, exit code 2.
@@ -48,16 +50,21 @@ def fail(message: object, code: int = USER_EXIT) -> NoReturn:
     raise typer.Exit(code=code)
 
 
-class _WarningHandler(logging.Handler):
+class _LogHandler(logging.Handler):
+    """``warning:`` lines for warnings and errors; plain ``info`` lines unless ``--quiet``."""
+
     def emit(self, record: logging.LogRecord) -> None:
-        report(record.getMessage(), kind="warning", style="yellow")
+        if record.levelno >= logging.WARNING:
+            report(record.getMessage(), kind="warning", style="yellow")
+        elif not is_quiet():
+            stderr.print(escape(one_line(record.getMessage())), style="dim")
 
 
 def _configure_logging() -> None:
     logger = logging.getLogger("cogvision")
-    if not any(isinstance(h, _WarningHandler) for h in logger.handlers):
-        handler = _WarningHandler(level=logging.WARNING)
-        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    if not any(isinstance(h, _LogHandler) for h in logger.handlers):
+        logger.addHandler(_LogHandler(level=logging.INFO))
         logger.propagate = False
 
 

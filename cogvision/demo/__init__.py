@@ -1,6 +1,6 @@
 """The main job: run every module on built-in data and write one report.
 
-Each scientific module provides ``cogvision.<module>.demo.run(out_dir, shared, device) -> dict`` with
+Each section module provides ``cogvision.demo.<module>.run(out_dir, shared, device) -> dict`` with
 ``title``, ``markdown``, ``numbers`` and ``command``; this module calls them in turn, each in its own
 sub-folder, and assembles ``report.md``, ``report.html`` and ``numbers.json``. Every number in the
 report comes from that run.
@@ -39,12 +39,12 @@ class SectionResult:
 
 
 def run_section(name: str, out_dir: Path, shared: Path | None, device: str) -> SectionResult:
-    """Run ``cogvision.<name>.demo.run`` into ``out_dir/<name>``; an exception is recorded, not hidden."""
+    """Run ``cogvision.demo.<name>.run`` into ``out_dir/<name>``; an exception is recorded, not hidden."""
     folder = out_dir / name
     folder.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     try:
-        result = importlib.import_module(f"cogvision.{name}.demo").run(folder, shared=shared, device=device)
+        result = importlib.import_module(f"cogvision.demo.{name}").run(folder, shared=shared, device=device)
     except Exception:  # the report says which part failed and why; the command exits non-zero
         return SectionResult(name, name, "", "", time.perf_counter() - t0, error=traceback.format_exc())
     markdown = _prefix_links(result["markdown"], name)

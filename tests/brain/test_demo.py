@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from cogvision.brain import demo
+from cogvision.demo import brain as demo
 
 
 def test_demo_runs_on_builtin_data(tmp_path):

@@ -7,7 +7,7 @@ import numpy as np
 from typer.testing import CliRunner
 
 from cogvision.cli import app
-from cogvision.foveation import demo
+from cogvision.demo import foveation as demo
 
 
 def test_demo_runs_and_reports_numbers(tmp_path):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from cogvision.gaze import demo
+from cogvision.demo import gaze as demo
 
 
 def test_demo_section_runs_and_reports_computed_numbers(tmp_path, shared, monkeypatch):

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from cogvision.gestalt import demo
+from cogvision.demo import gestalt as demo
 
 
 @pytest.mark.slow

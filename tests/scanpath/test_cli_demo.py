@@ -54,7 +54,7 @@ def test_bad_dataset_is_a_clean_error(tmp_path):
 
 def test_demo_runs_on_synthetic_data(tmp_path, monkeypatch):
     monkeypatch.setenv("COGVISION_CACHE", str(tmp_path / "cache"))
-    from cogvision.scanpath import demo
+    from cogvision.demo import scanpath as demo
 
     out = demo.run(tmp_path / "demo", shared=None, device="cpu")
     assert set(out) == {"title", "markdown", "numbers", "command"}
