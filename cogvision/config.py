@@ -1,0 +1,128 @@
+"""Typed configuration files: read once, validated once, every mistake named by its key.
+
+A job declares its configuration as a pydantic model derived from :class:`Config` (unknown keys are errors,
+values are checked against their types and choices); :func:`read_config` reads a ``.yaml``/``.yml``,
+``.json`` or ``.toml`` file into it, and every problem becomes one ``ValueError`` that names the file, the key
+path and what was expected, before anything is written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Mapping, TypeVar
+
+import pydantic
+import yaml
+
+C = TypeVar("C", bound="Config")
+
+
+class Config(pydantic.BaseModel):
+    """Base of every typed configuration: unknown keys are refused; values are validated on assignment too."""
+
+    model_config = pydantic.ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
+
+
+def _where(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "(top level)"
+
+
+def _expected(error: Mapping[str, Any]) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "missing":
+        return "required key is missing"
+    ctx = error.get("ctx") or {}
+    if "expected" in ctx:
+        return f"expected {ctx['expected']}, got {error.get('input')!r}"
+    return f"{error['msg']}, got {error.get('input')!r}"
+
+
+def format_validation_error(err: pydantic.ValidationError, source: str) -> str:
+    """One line per problem: ``source: key.path: what was expected``, joined by ``; ``."""
+    return "; ".join(f"{source}: {_where(e['loc'])}: {_expected(e)}" for e in err.errors())
+
+
+def validate_config(model: type[C], raw: Any, source: str = "config") -> C:
+    """Validate the mapping ``raw`` against ``model``; errors name ``source`` and each bad key.
+
+    Raises
+    ------
+    ValueError
+        If ``raw`` is not a mapping, has unknown keys, lacks required keys or holds values of the wrong type.
+
+    Examples
+    --------
+    >>> class Fit(Config):
+    ...     alphas: list[float] = [1.0, 10.0]
+    >>> validate_config(Fit, {"alphas": [0.1]}).alphas
+    [0.1]
+    >>> validate_config(Fit, {"alpahs": [0.1]}, "fit.yaml")
+    Traceback (most recent call last):
+    ...
+    ValueError: fit.yaml: alpahs: unknown key
+    """
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, Mapping):
+        raise ValueError(f"{source}: expected a mapping of keys to values, got {type(raw).__name__}")
+    try:
+        return model.model_validate(dict(raw))
+    except pydantic.ValidationError as err:
+        raise ValueError(format_validation_error(err, source)) from None
+
+
+def read_mapping(path: str | os.PathLike) -> dict:
+    """Read a ``.yaml``/``.yml``, ``.json`` or ``.toml`` file that holds one mapping.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ValueError
+        For another suffix, a syntax error (with its line where the parser gives one) or a top level that is not
+        a mapping.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"config {path}: no such file")
+    text = path.read_text(encoding="utf-8")
+    try:
+        if path.suffix in (".yaml", ".yml"):
+            raw = yaml.safe_load(text)
+        elif path.suffix == ".json":
+            raw = json.loads(text)
+        elif path.suffix == ".toml":
+            raw = tomllib.loads(text)
+        else:
+            raise ValueError(f"config {path}: expected a .yaml, .yml, .json or .toml file, got {path.suffix!r}")
+    except (yaml.YAMLError, json.JSONDecodeError, tomllib.TOMLDecodeError) as err:
+        raise ValueError(f"config {path}: not valid {path.suffix.lstrip('.')} ({' '.join(str(err).split())})") from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ValueError(f"config {path}: expected a mapping of keys to values at the top level, got "
+                         f"{type(raw).__name__}")
+    return raw
+
+
+def read_config(model: type[C], path: str | os.PathLike) -> C:
+    """Read ``path`` (YAML, JSON or TOML) and validate it against ``model`` in one step.
+
+    Parameters
+    ----------
+    model : type of Config
+        The job's configuration class.
+    path : str or os.PathLike
+        The file.
+
+    Returns
+    -------
+    Config
+        The validated configuration.
+    """
+    return validate_config(model, read_mapping(path), source=str(path))
