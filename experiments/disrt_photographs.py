@@ -31,7 +31,8 @@ import torch
 
 from cogvision.gestalt import PIXELS, DisrtProtocol, run_disrt, summary
 from cogvision.gestalt.report import markdown_table, matching_table
-from cogvision.gestalt.scoring import bootstrap_interval, degenerate_cells
+from cogvision.gestalt.scoring import degenerate_cells
+from cogvision.stats import bootstrap_interval
 from cogvision.models import load_model
 from cogvision.training import seed_everything
 

@@ -26,7 +26,7 @@ from cogvision.gaze.metrics import gazefollow_scores, vat_auc
 from cogvision.gaze.model import load_vitgaze
 from cogvision.gaze.predict import predict_dataset
 from cogvision.gaze.train import TrainConfig, evaluate_heatmaps, synthetic_samples, train_vitgaze
-from cogvision.gestalt.scoring import bootstrap_interval
+from cogvision.stats import bootstrap_interval
 
 VARIANTS: dict[str, dict[str, str]] = {
     "ViTGaze (interaction + learned guidance)": {"features": "interaction", "guidance": "learned"},

@@ -21,6 +21,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from cogvision.stats import bootstrap_interval
+
 CHANCE = 1 / 3  # a uniform random guesser
 NULL_STRUCTURE_BLIND = 0.0  # accuracy (and graded index) of an observer blind to global structure
 NULL_PIXEL = 0.5  # accuracy (and graded index) of the pixel observer on matched trials
@@ -28,36 +30,6 @@ MATCH_TOLERANCE = 0.05  # a nuisance within 5% of the distortion's pixel MSE cou
 MATCHED_SHARE = 0.95  # a cell with fewer matched trials than this is degenerate
 LOCAL_STATISTICS_CHANGED = ("texform",)  # distortions that change local statistics: not tests of layout alone
 PIXELS = "pixels"  # the layer name of the pixel-space observer (baseline row)
-
-
-def bootstrap_interval(values: np.ndarray, n_boot: int = 1000, seed: int = 0,
-                       level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
-    """Percentile bootstrap interval of the mean over the last axis (images), resampled with replacement.
-
-    Parameters
-    ----------
-    values
-        (..., n_images); every cell uses the same resampled image sets.
-    n_boot
-        Bootstrap resamples.
-    seed
-        Seed of the resampling.
-    level
-        Coverage of the interval.
-
-    Returns
-    -------
-    low, high : numpy.ndarray
-        Shape ``values.shape[:-1]``.
-    """
-    values = np.asarray(values, dtype=np.float64)
-    n = values.shape[-1]
-    if n == 0:
-        raise ValueError("bootstrap needs at least one image")
-    idx = np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
-    means = values[..., idx].mean(axis=-1)  # (..., n_boot)
-    tail = (1 - level) / 2 * 100
-    return np.percentile(means, tail, axis=-1), np.percentile(means, 100 - tail, axis=-1)
 
 
 def add_summary(ds: xr.Dataset, n_boot: int = 1000, seed: int = 0) -> xr.Dataset:
