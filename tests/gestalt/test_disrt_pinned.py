@@ -24,6 +24,7 @@ from data_loaders.images import builtin_images
 
 PINNED = Path(__file__).parent / "pinned"
 PIXEL_VARS = ["mse_distortion", "mse_nuisance", "nuisance_magnitude"]
+EXACT = ("strength", "k", "trial", "choice", "n_trials", "degenerate")  # labels and counts
 
 CASES = {
     # conv net, local nuisance matched, three distortions, two batches (seeds across batches), Top-K
@@ -65,10 +66,13 @@ def _compare(got: pd.DataFrame, want: pd.DataFrame, where: str) -> None:
     assert len(got) == len(want), where
     for column in got.columns:
         a, b = got[column].to_numpy(), want[column].to_numpy()
-        if np.issubdtype(b.dtype, np.floating) and column not in ("k",):
-            np.testing.assert_allclose(a.astype(float), b, rtol=1e-6, atol=1e-9, err_msg=f"{where}: {column}")
-        else:
+        if not np.issubdtype(b.dtype, np.number) and b.dtype != bool:
             assert [str(v) for v in a] == [str(v) for v in b], f"{where}: {column}"
+        elif column in EXACT:
+            assert np.array_equal(a.astype(float), b.astype(float)), f"{where}: {column}"
+        else:
+            np.testing.assert_allclose(a.astype(float), b.astype(float), rtol=1e-6, atol=1e-9,
+                                       err_msg=f"{where}: {column}")
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
