@@ -1,71 +1,34 @@
-"""The one fitting loop every cogvision module uses.
-
-A module passes its model, its data (a ``torch.utils.data.Dataset``) and a loss function; this loop
-handles the device, mixed precision on CUDA, seeding, the progress bar, validation with early
-stopping, an atomic checkpoint each epoch, resumption, gradient clipping and the history.
-
-Example
--------
->>> import torch
->>> from torch.utils.data import TensorDataset
->>> from cogvision.training import fit
->>> x = torch.randn(64, 3); y = x @ torch.tensor([1.0, -2.0, 0.5])
->>> model = torch.nn.Linear(3, 1)
->>> loss = lambda m, batch: torch.nn.functional.mse_loss(m(batch[0]).squeeze(-1), batch[1])
->>> result = fit(model, TensorDataset(x, y), loss, epochs=3, lr=0.1, progress=False)
->>> list(result.history.columns)
-['epoch', 'train_loss', 'lr', 'seconds']
-"""
+"""The fitting loop: :func:`fit` composes :func:`train_epoch`, :class:`~cogvision.training.state.LoopState` and
+:class:`~cogvision.training.state.EarlyStopping`."""
 
 from __future__ import annotations
 
-import dataclasses
 import os
-import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
-import numpy as np
 import pandas as pd
 import torch
 from torch.utils.data import DataLoader, Dataset
-from tqdm.auto import tqdm
 
+from cogvision import reporting
+from cogvision._docs import fill_doc
 from cogvision.device import resolve_device
-from cogvision.io import atomic_write, read_checkpoint
+from cogvision.io import read_checkpoint
+from cogvision.training.state import EarlyStopping, LoopState
+from cogvision.training.utils import atomic_torch_save, seed_everything, to_device
 
 LossFn = Callable[[torch.nn.Module, Any], torch.Tensor]
 MetricFn = Callable[[torch.nn.Module], float]
+OptimizerFactory = Callable[[torch.nn.Module], torch.optim.Optimizer]
 
 CHECKPOINT_NAME = "last.pt"
+DEFAULT_LR = 1e-3
+DEFAULT_WEIGHT_DECAY = 0.0
 
-
-def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and torch (all devices)."""
-    random.seed(seed)
-    np.random.seed(seed % (2**32))
-    torch.manual_seed(seed)
-
-
-def to_device(batch: Any, device: torch.device) -> Any:
-    """Move every tensor inside a (nested) tuple/list/dict batch to ``device``; a dataclass batch moves itself
-    (its ``to(device)``)."""
-    if isinstance(batch, torch.Tensor):
-        return batch.to(device, non_blocking=True)
-    if dataclasses.is_dataclass(batch) and hasattr(batch, "to"):
-        return batch.to(device)
-    if isinstance(batch, dict):
-        return {key: to_device(value, device) for key, value in batch.items()}
-    if isinstance(batch, (list, tuple)):
-        return type(batch)(to_device(value, device) for value in batch)
-    return batch
-
-
-def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
-    """``torch.save`` to a temporary file beside ``path``, then rename: never a half-written file."""
-    atomic_write(path, lambda tmp: torch.save(obj, tmp))
+log = reporting.get_logger(__name__)
 
 
 @dataclass
@@ -90,30 +53,111 @@ class FitResult:
     stopped_early: bool
 
 
-def _numpy_state_to_tensors(state: tuple) -> tuple:
-    # checkpoints are read with weights_only=True, which accepts tensors but not NumPy arrays
-    name, keys, pos, has_gauss, cached = state
-    return (name, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(cached))
+def default_optimizer(lr: float | None = None, weight_decay: float | None = None) -> OptimizerFactory:
+    """The optimiser :func:`fit` uses unless given one: AdamW over the parameters with ``requires_grad``.
+
+    Parameters
+    ----------
+    lr : float, optional
+        Learning rate (default 1e-3).
+    weight_decay : float, optional
+        Decoupled weight decay (default 0).
+
+    Returns
+    -------
+    callable
+        ``factory(model) -> torch.optim.AdamW``.
+    """
+    lr = DEFAULT_LR if lr is None else lr
+    weight_decay = DEFAULT_WEIGHT_DECAY if weight_decay is None else weight_decay
+
+    def factory(model: torch.nn.Module) -> torch.optim.Optimizer:
+        return torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=weight_decay)
+
+    return factory
 
 
-def _rng_state() -> dict:
-    return {
-        "torch": torch.get_rng_state(),
-        "numpy": _numpy_state_to_tensors(np.random.get_state()),
-        "python": random.getstate(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-    }
+def train_epoch(
+    model: torch.nn.Module,
+    batches: Iterable[Any],
+    loss_fn: LossFn,
+    optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler,
+    *,
+    device: torch.device,
+    grad_clip: float | None = None,
+    epoch: int = 0,
+) -> float:
+    """One pass over ``batches`` in train mode: forward, backward, optional clipping, optimiser step.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        On ``device``.
+    batches : iterable
+        Batches as the ``DataLoader`` gives them; each is moved to ``device`` with
+        :func:`~cogvision.training.to_device`.
+    loss_fn : callable
+        ``loss_fn(model, batch) -> scalar tensor``.
+    optimizer : torch.optim.Optimizer
+        Stepped once per batch.
+    scaler : torch.amp.GradScaler
+        Mixed-precision scaler; when enabled (CUDA) the forward pass runs under float16 autocast.
+    device : torch.device
+        Where the batches go.
+    grad_clip : float, optional
+        Clip the global gradient norm to this value.
+    epoch : int
+        Epoch index, for the error message.
+
+    Returns
+    -------
+    float
+        Mean loss over the batches.
+
+    Raises
+    ------
+    FloatingPointError
+        If the loss is not finite.
+    """
+    model.train()
+    total, count = 0.0, 0
+    for batch in batches:
+        batch = to_device(batch, device)
+        optimizer.zero_grad(set_to_none=True)
+        with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=scaler.is_enabled()):
+            loss = loss_fn(model, batch)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"loss became {loss.item()} at epoch {epoch}; lower lr or check the data")
+        scaler.scale(loss).backward()
+        if grad_clip is not None:
+            scaler.unscale_(optimizer)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        scaler.step(optimizer)
+        scaler.update()
+        total += float(loss.detach())
+        count += 1
+    return total / max(count, 1)
 
 
-def _set_rng_state(state: dict) -> None:
-    torch.set_rng_state(state["torch"])
-    name, keys, pos, has_gauss, cached = state["numpy"]
-    np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
-    random.setstate(state["python"])
-    if state["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+def _check(epochs: int, patience: int | None, val_metric, resume: bool, checkpoint_dir, train_data: Dataset,
+           optimizer, lr: float | None, weight_decay: float | None) -> None:
+    if epochs < 1:
+        raise ValueError(f"epochs must be >= 1, got {epochs}")
+    if patience is not None and val_metric is None:
+        raise ValueError("patience (early stopping) needs a val_metric")
+    if resume and checkpoint_dir is None:
+        raise ValueError("resume=True needs a checkpoint_dir")
+    if optimizer is not None and (lr is not None or weight_decay is not None):
+        given = ", ".join(n for n, v in (("lr", lr), ("weight_decay", weight_decay)) if v is not None)
+        raise ValueError(f"fit got both optimizer= and {given}=, which only configure the default AdamW; set the "
+                         "learning rate and weight decay inside the optimizer factory, or drop optimizer=")
+    if len(train_data) == 0:
+        raise ValueError("train_data is empty")
 
 
+# over 80 lines only by its signature and numpydoc (22 documented keywords); its code is 40 lines
+@fill_doc
 def fit(
     model: torch.nn.Module,
     train_data: Dataset,
@@ -121,9 +165,9 @@ def fit(
     *,
     epochs: int = 10,
     batch_size: int = 32,
-    lr: float = 1e-3,
-    weight_decay: float = 0.0,
-    optimizer: Callable[[torch.nn.Module], torch.optim.Optimizer] | None = None,
+    optimizer: OptimizerFactory | None = None,
+    lr: float | None = None,
+    weight_decay: float | None = None,
     scheduler: Callable[[torch.optim.Optimizer], Any] | None = None,
     val_metric: MetricFn | None = None,
     mode: str = "min",
@@ -143,166 +187,112 @@ def fit(
 
     Parameters
     ----------
-    model
-        Any ``nn.Module``; moved to ``device`` and trained in place.
-    train_data
-        A map-style dataset. Batches are shuffled with a generator seeded by ``seed + epoch``, so a
+    model : torch.nn.Module
+        Moved to ``device`` and trained in place.
+    train_data : torch.utils.data.Dataset
+        A map-style dataset. Batches are shuffled with a generator seeded by ``seed`` and the epoch, so a
         resumed fit sees the same batches as an uninterrupted one.
-    loss_fn
+    loss_fn : callable
         ``loss_fn(model, batch) -> scalar tensor``; ``batch`` is already on the device.
-    epochs, batch_size, lr, weight_decay
-        The usual. The default optimiser is AdamW over parameters with ``requires_grad``.
-    optimizer
-        ``optimizer(model) -> torch.optim.Optimizer`` to override the default (e.g. layer-wise lr decay).
-    scheduler
+    epochs : int
+        Number of epochs (a resumed fit counts the ones already done).
+    batch_size : int
+        Samples per batch.
+    optimizer : callable, optional
+        ``optimizer(model) -> torch.optim.Optimizer`` (e.g. SGD, layer-wise learning rates). Without it, AdamW
+        over the parameters with ``requires_grad`` (:func:`default_optimizer`).
+    lr, weight_decay : float, optional
+        Learning rate (default 1e-3) and weight decay (default 0) of the default AdamW. Giving either together
+        with ``optimizer`` is an error: the factory sets its own.
+    scheduler : callable, optional
         ``scheduler(optimizer) -> LRScheduler``, stepped once per epoch.
-    val_metric
+    val_metric : callable, optional
         ``val_metric(model) -> float`` computed after each epoch (in eval mode, without gradients).
-    mode
-        ``"min"`` or ``"max"``: whether a lower or higher ``val_metric`` is better.
-    patience
+    mode : {"min", "max"}
+        Whether a lower or higher ``val_metric`` is better.
+    patience : int, optional
         Stop after this many epochs without improvement (needs ``val_metric``); ``None`` never stops early.
-    restore_best
+    restore_best : bool
         Load the best epoch's weights into ``model`` at the end (needs ``val_metric``).
-    grad_clip
+    grad_clip : float, optional
         Clip the global gradient norm to this value.
-    mixed_precision
+    mixed_precision : bool
         Use float16 autocast with a gradient scaler on CUDA (ignored elsewhere).
-    collate_fn
+    collate_fn : callable, optional
         Passed to the ``DataLoader``.
-    checkpoint_dir
-        Write ``last.pt`` there after every epoch (atomically: temp file + rename).
-    resume
-        Continue from ``checkpoint_dir/last.pt`` when it exists. On CPU the result equals an
+    checkpoint_dir : str or os.PathLike, optional
+        Write ``last.pt`` (a :meth:`LoopState.state_dict`) there after every epoch, atomically.
+    resume : bool
+        Continue from ``checkpoint_dir/last.pt`` when it exists. On the CPU the result equals an
         uninterrupted fit.
-    device
-        ``"auto"`` (cuda, mps, cpu) or explicit.
-    seed
-        Seeds Python, NumPy, torch and the batch order.
-    progress
-        Show a progress bar over epochs.
+    %(device)s
+    %(seed)s
+    %(progress)s
+    num_workers : int
+        ``DataLoader`` worker processes.
 
     Returns
     -------
     FitResult
-    """
-    if epochs < 1:
-        raise ValueError(f"epochs must be >= 1, got {epochs}")
-    if mode not in ("min", "max"):
-        raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
-    if patience is not None and val_metric is None:
-        raise ValueError("patience (early stopping) needs a val_metric")
-    if resume and checkpoint_dir is None:
-        raise ValueError("resume=True needs a checkpoint_dir")
-    if len(train_data) == 0:
-        raise ValueError("train_data is empty")
 
+    Raises
+    ------
+    ValueError
+        On inconsistent arguments (``patience`` without ``val_metric``, ``resume`` without ``checkpoint_dir``,
+        ``optimizer`` together with ``lr``/``weight_decay``, an empty dataset, ...).
+    FloatingPointError
+        If the loss stops being finite.
+
+    Examples
+    --------
+    >>> from torch.utils.data import TensorDataset
+    >>> x = torch.randn(64, 3); y = x @ torch.tensor([1.0, -2.0, 0.5])
+    >>> model = torch.nn.Linear(3, 1)
+    >>> loss = lambda m, batch: torch.nn.functional.mse_loss(m(batch[0]).squeeze(-1), batch[1])
+    >>> result = fit(model, TensorDataset(x, y), loss, epochs=3, lr=0.1, progress=False)
+    >>> list(result.history.columns)
+    ['epoch', 'train_loss', 'lr', 'seconds']
+    """
+    _check(epochs, patience, val_metric, resume, checkpoint_dir, train_data, optimizer, lr, weight_decay)
+    stopper = EarlyStopping(mode, patience)
     dev = resolve_device(device)
     seed_everything(seed)
     model.to(dev)
-    opt = optimizer(model) if optimizer is not None else torch.optim.AdamW(
-        [p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=weight_decay
-    )
-    sched = scheduler(opt) if scheduler is not None else None
-    use_amp = mixed_precision and dev.type == "cuda"
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
-
-    rows: list[dict] = []
-    start_epoch = 0
-    best_metric: float | None = None
-    best_epoch = -1
-    best_state: dict | None = None
-    bad_epochs = 0
+    opt = (optimizer or default_optimizer(lr, weight_decay))(model)
+    scaler = torch.amp.GradScaler("cuda", enabled=mixed_precision and dev.type == "cuda")
+    state = LoopState(model, opt, scheduler(opt) if scheduler is not None else None, scaler, stopper)
     ckpt_path = Path(checkpoint_dir) / CHECKPOINT_NAME if checkpoint_dir is not None else None
-
     if resume and ckpt_path is not None and ckpt_path.exists():
         # on the CPU: the RNG states must stay CPU tensors; load_state_dict moves the rest to the model's device
-        state = read_checkpoint(ckpt_path)
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        if sched is not None and state["scheduler"] is not None:
-            sched.load_state_dict(state["scheduler"])
-        scaler.load_state_dict(state["scaler"])
-        rows = list(state["history"])
-        start_epoch = int(state["epoch"]) + 1
-        best_metric = state["best_metric"]
-        best_epoch = int(state["best_epoch"])
-        best_state = state["best_state"]
-        bad_epochs = int(state["bad_epochs"])
-        _set_rng_state(state["rng"])
-        if state["stopped_early"]:
-            return _finish(model, rows, best_epoch, best_metric, best_state, True, restore_best, dev)
-
-    generator = torch.Generator()
-    stopped_early = False
-    bar = tqdm(range(start_epoch, epochs), desc="fit", disable=not progress, initial=start_epoch, total=epochs)
+        state.load_state_dict(read_checkpoint(ckpt_path))
+        log.info("resumed from %s after epoch %d of %d", ckpt_path, state.epoch, epochs)
+    last = state.epoch if state.stopped_early else epochs  # a resumed fit that had stopped early runs no epoch
+    bar = reporting.progress(range(state.epoch, last), desc="fit", initial=state.epoch, total=epochs,
+                             disable=None if progress else True)
     for epoch in bar:
-        generator.manual_seed(seed * 100_003 + epoch)
-        loader = DataLoader(
-            train_data, batch_size=batch_size, shuffle=True, generator=generator,
-            collate_fn=collate_fn, num_workers=num_workers, pin_memory=dev.type == "cuda",
-        )
+        generator = torch.Generator().manual_seed(seed * 100_003 + epoch)
+        loader = DataLoader(train_data, batch_size=batch_size, shuffle=True, generator=generator,
+                            collate_fn=collate_fn, num_workers=num_workers, pin_memory=dev.type == "cuda")
         t0 = time.perf_counter()
-        model.train()
-        total, count = 0.0, 0
-        for batch in loader:
-            batch = to_device(batch, dev)
-            opt.zero_grad(set_to_none=True)
-            with torch.autocast(device_type=dev.type, dtype=torch.float16, enabled=use_amp):
-                loss = loss_fn(model, batch)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"loss became {loss.item()} at epoch {epoch}; lower lr or check the data")
-            scaler.scale(loss).backward()
-            if grad_clip is not None:
-                scaler.unscale_(opt)
-                torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-            scaler.step(opt)
-            scaler.update()
-            total += float(loss.detach())
-            count += 1
-        if sched is not None:
-            sched.step()
-        row = {"epoch": epoch, "train_loss": total / max(count, 1)}
-        improved = True
+        row = {"epoch": epoch, "train_loss": train_epoch(model, loader, loss_fn, opt, scaler, device=dev,
+                                                         grad_clip=grad_clip, epoch=epoch)}
+        if state.scheduler is not None:
+            state.scheduler.step()
         if val_metric is not None:
             model.eval()
             with torch.no_grad():
-                value = float(val_metric(model))
-            row["val_metric"] = value
-            improved = best_metric is None or (value < best_metric if mode == "min" else value > best_metric)
-        if improved:
-            best_metric = row.get("val_metric")
-            best_epoch = epoch
-            bad_epochs = 0
-            if val_metric is not None:
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        else:
-            bad_epochs += 1
+                row["val_metric"] = float(val_metric(model))
         row["lr"] = opt.param_groups[0]["lr"]
         row["seconds"] = time.perf_counter() - t0
-        rows.append(row)
+        state.end_epoch(row, validated=val_metric is not None)
         bar.set_postfix({k: f"{v:.4g}" for k, v in row.items() if k in ("train_loss", "val_metric")})
-        stopped_early = patience is not None and bad_epochs >= patience
         if ckpt_path is not None:
-            atomic_torch_save(
-                {
-                    "model": model.state_dict(), "optimizer": opt.state_dict(),
-                    "scheduler": sched.state_dict() if sched is not None else None,
-                    "scaler": scaler.state_dict(), "history": rows, "epoch": epoch,
-                    "best_metric": best_metric, "best_epoch": best_epoch, "best_state": best_state,
-                    "bad_epochs": bad_epochs, "rng": _rng_state(), "stopped_early": stopped_early,
-                },
-                ckpt_path,
-            )
-        if stopped_early:
+            atomic_torch_save(state.state_dict(), ckpt_path)
+        if state.stopped_early:
+            log.info("early stop after epoch %d: no improvement in %d epochs", epoch, patience)
             break
     bar.close()
-    return _finish(model, rows, best_epoch, best_metric, best_state, stopped_early, restore_best, dev)
-
-
-def _finish(model, rows, best_epoch, best_metric, best_state, stopped_early, restore_best, dev) -> FitResult:
-    if restore_best and best_state is not None:
-        model.load_state_dict({k: v.to(dev) for k, v in best_state.items()})
-    history = pd.DataFrame(rows)
-    columns = ["epoch", "train_loss"] + (["val_metric"] if "val_metric" in history else []) + ["lr", "seconds"]
-    return FitResult(history=history[columns], best_epoch=best_epoch, best_metric=best_metric, stopped_early=stopped_early)
+    if restore_best and state.best_state is not None:
+        model.load_state_dict({k: v.to(dev) for k, v in state.best_state.items()})
+    return FitResult(history=state.history_frame(), best_epoch=stopper.best_epoch, best_metric=stopper.best,
+                     stopped_early=state.stopped_early)
