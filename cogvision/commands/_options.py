@@ -7,20 +7,12 @@ name means one thing in every command.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any, Optional
 
 import typer
 
-DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 DEVICE_CHOICES = "auto|cpu|cuda[:N]|mps"
-
-
-def _check_device(value: Optional[str]) -> Optional[str]:
-    if value is not None and not DEVICE_PATTERN.match(value):
-        raise typer.BadParameter(f"{value!r} is not a device; expected {DEVICE_CHOICES}", param_hint="--device")
-    return value
 
 
 def _positive(value: Optional[int]) -> Optional[int]:
@@ -54,10 +46,10 @@ def seed_option(default: int = 0, help: str = "Seed of every random number gener
 
 
 def device_option(default: Optional[str] = "auto", help: str = "") -> Any:
-    """``--device auto|cpu|cuda[:N]|mps``: checked before any work starts."""
+    """``--device auto|cpu|cuda[:N]|mps``; the command checks it with :func:`cogvision.device.resolve_device`
+    before any work starts (one ``error:`` line naming the device and the choices)."""
     text = "Where to compute: auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps."
-    return typer.Option(default, "--device", help=f"{text} {help}".strip(), metavar=DEVICE_CHOICES,
-                        callback=_check_device)
+    return typer.Option(default, "--device", help=f"{text} {help}".strip(), metavar=DEVICE_CHOICES)
 
 
 def weights_option(help: str = "Local weights file (.safetensors or a weights-only torch state dict).") -> Any:
@@ -98,5 +90,5 @@ def split_names(value: Optional[str], flag: str) -> list[str]:
 def existing_folder(path: Optional[Path], flag: str) -> Optional[Path]:
     """``path`` if it is an existing folder (or None); otherwise one error naming ``flag``."""
     if path is not None and not path.is_dir():
-        raise NotADirectoryError(f"{flag} {path}: expected an existing folder")
+        raise NotADirectoryError(f"{flag} {path} is not a folder")
     return path

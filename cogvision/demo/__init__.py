@@ -12,15 +12,21 @@ import importlib
 import json
 import os
 import platform
-import shutil
+import re
 import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import markdown as md
 import torch
 
+from cogvision._docs import fill_doc
 from cogvision.device import resolve_device
+from cogvision.io import check_out_dir, publish_folder, run_metadata
+from cogvision.reporting import get_logger
+
+log = get_logger(__name__)
 
 SECTIONS = ("gestalt", "foveation", "brain", "scanpath", "gaze")
 
@@ -54,46 +60,58 @@ def run_section(name: str, out_dir: Path, shared: Path | None, device: str) -> S
 
 def _prefix_links(markdown: str, folder: str) -> str:
     # section figures are written into the section's folder; links in the report are from its root
-    import re
-
     return re.sub(r"(!?\[[^\]]*\]\()(?!https?:|/)([^)]+\))", rf"\g<1>{folder}/\g<2>", markdown)
 
 
+@fill_doc
 def run_demo(out_dir: str | os.PathLike, *, shared: Path | None = None, device: str = "auto",
              sections: tuple[str, ...] = SECTIONS, overwrite: bool = False) -> list[SectionResult]:
-    """Run the chosen sections and write the report into ``out_dir``.
+    """Run the chosen sections and write the report into ``out_dir``, one progress line per section.
 
-    The report is built in a temporary folder beside ``out_dir`` and moved into place at the end, so
-    an interrupted run never leaves a half-written report.
+    The report is built in a hidden folder beside ``out_dir`` (:func:`cogvision.io.publish_folder`) and moved
+    into place at the end, so an interrupted run never leaves a half-written report or a temporary folder.
+
+    Parameters
+    ----------
+    %(out)s
+    shared : pathlib.Path, optional
+        Real data folder; sections use what it holds and fall back to built-in data.
+    %(device)s
+    sections : tuple of str
+        Some of :data:`SECTIONS`, run in this order.
+    %(overwrite)s
+
+    Returns
+    -------
+    list of SectionResult
+        One per section, failed ones with their traceback in ``error``.
 
     Raises
     ------
     FileExistsError
-        If ``out_dir`` exists and ``overwrite`` is False.
+        If ``out_dir`` exists, is not empty and ``overwrite`` is False.
     ValueError
         For an unknown section name.
     """
-    out_dir = Path(out_dir)
     unknown = [s for s in sections if s not in SECTIONS]
-    if unknown:
-        raise ValueError(f"unknown demo sections {unknown}; expected some of {SECTIONS}")
-    if out_dir.exists() and not overwrite:
-        raise FileExistsError(f"{out_dir} exists; pass --overwrite to replace it")
-    tmp = out_dir.with_name(f".{out_dir.name}.tmp{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    if unknown or not sections:
+        raise ValueError(f"unknown demo sections {unknown or list(sections)}; expected some of "
+                         f"{', '.join(SECTIONS)}")
+    check_out_dir(out_dir, overwrite)
     dev = str(resolve_device(device))
-    results = [run_section(name, tmp, shared, dev) for name in sections]
-    _write_report(tmp, results, shared, dev)
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    os.replace(tmp, out_dir)
+    results = []
+    with publish_folder(out_dir, overwrite=overwrite,
+                        metadata=run_metadata(device=dev, sections=",".join(sections))) as tmp:
+        for i, name in enumerate(sections, 1):
+            log.info(f"demo [{i}/{len(sections)}] {name}: running")
+            results.append(run_section(name, tmp, shared, dev))
+            log.info(f"demo [{i}/{len(sections)}] {name}: {'failed' if results[-1].error else 'done'} "
+                     f"in {results[-1].seconds:.1f} s")
+        _write_report(tmp, results, shared, dev)
     return results
 
 
 def _write_report(folder: Path, results: list[SectionResult], shared: Path | None, device: str) -> None:
-    import markdown as md
-
     lines = [
         "# cogvision demo report", "",
         f"Run on {time.strftime('%Y-%m-%d %H:%M %Z')}, device `{device}`, torch {torch.__version__}, "
