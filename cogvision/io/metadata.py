@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import torch
+
 import cogvision
 
 _REPO = Path(cogvision.__file__).resolve().parent.parent
@@ -50,8 +52,6 @@ def run_metadata(*, seed: int | None = None, device: str | None = None, **extra:
         ``cogvision_version``, ``git_commit``, ``command`` (the command line), ``seed``, ``device``,
         ``python``, ``torch``, ``created`` (local time, ISO 8601) and ``extra``'s entries.
     """
-    import torch
-
     record = {
         "cogvision_version": cogvision.__version__,
         "git_commit": git_commit(),
