@@ -1,15 +1,21 @@
 """Small built-in networks for tests, the demo and quick checks (random init, no download).
 
-Load them with ``load_model("cogvision.models.builtin:tiny_vit")`` and the like.
+Load them with ``load_model("builtin:tiny_vit")`` and the like (the older spelling
+``cogvision.models.builtin:tiny_vit`` names the same constructors). Pretrained weights are never
+looked up here: pass a weights file to :func:`cogvision.models.load_model` (e.g.
+``load_model("torchvision:mobilenet_v2", weights=path)``).
 """
 
 from __future__ import annotations
 
+from timm.models.vision_transformer import VisionTransformer
 from torch import nn
 
 from cogvision.models.preprocess import Preprocessing, set_preprocessing
+from cogvision.models.registry import register_model
 
 
+@register_model
 def tiny_cnn(num_classes: int = 10, width: int = 16, image_size: int = 64) -> nn.Module:
     """A four-stage conv net: ``features.0`` .. ``features.3`` then global pooling and a linear head."""
     layers = []
@@ -27,13 +33,12 @@ def tiny_cnn(num_classes: int = 10, width: int = 16, image_size: int = 64) -> nn
     return set_preprocessing(model, Preprocessing(crop=image_size, resize=image_size, source="builtin"))
 
 
+@register_model
 def tiny_vit(
     image_size: int = 64, patch_size: int = 8, embed_dim: int = 64, depth: int = 4, num_heads: int = 4,
     reg_tokens: int = 0, num_classes: int = 10,
 ) -> nn.Module:
     """A small timm VisionTransformer (dynamic image size) for CPU tests and demos."""
-    from timm.models.vision_transformer import VisionTransformer
-
     model = VisionTransformer(img_size=image_size, patch_size=patch_size, embed_dim=embed_dim, depth=depth,
                               num_heads=num_heads, reg_tokens=reg_tokens, num_classes=num_classes,
                               dynamic_img_size=True)
@@ -41,6 +46,7 @@ def tiny_vit(
                                                   std=(0.5,) * 3, source="builtin"))
 
 
+@register_model
 def permutation_invariant(channels: int = 32) -> nn.Module:
     """A 1x1 conv then a global average: blind to where things are (a control model)."""
     model = nn.Sequential()
@@ -49,21 +55,3 @@ def permutation_invariant(channels: int = 32) -> nn.Module:
     model.add_module("pool", nn.AdaptiveAvgPool2d(1))
     model.add_module("flatten", nn.Flatten())
     return model
-
-
-def mobilenet_v2_imagenet(weights: str | None = None) -> nn.Module:
-    """torchvision MobileNetV2 with the ImageNet weights from the shared folder (or ``weights``)."""
-    import torchvision
-
-    from cogvision.models.preprocess import torchvision_preprocessing
-    from cogvision.models.weights import apply_state_dict, read_state_dict
-
-    if weights is None:
-        from data_loaders.shared import shared_path
-
-        weights = str(shared_path("models", "mobilenet_v2_imagenet", "mobilenet_v2-b0353104.pth"))
-    model = torchvision.models.mobilenet_v2(weights=None)
-    apply_state_dict(model, read_state_dict(weights), "torchvision:mobilenet_v2")
-    return set_preprocessing(model, torchvision_preprocessing("mobilenet_v2"))
-
-

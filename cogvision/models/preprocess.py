@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+import torchvision
+from timm.data import resolve_data_config
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -102,8 +104,6 @@ def _check_images(images: torch.Tensor) -> None:
 
 def timm_preprocessing(model: torch.nn.Module) -> Preprocessing:
     """Preprocessing from timm's data config of ``model``."""
-    from timm.data import resolve_data_config
-
     cfg = resolve_data_config({}, model=model)
     crop = int(cfg["input_size"][-1])
     return Preprocessing(crop=crop, resize=int(round(crop / cfg.get("crop_pct", 0.875))),
@@ -114,8 +114,6 @@ def timm_preprocessing(model: torch.nn.Module) -> Preprocessing:
 
 def torchvision_preprocessing(name: str) -> Preprocessing:
     """Preprocessing from the default weights' transforms of torchvision model ``name``."""
-    import torchvision
-
     try:
         weights = torchvision.models.get_model_weights(name).DEFAULT
     except (ValueError, AttributeError):

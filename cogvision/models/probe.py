@@ -1,11 +1,14 @@
 """Read a network's internals: layer features and ViT attention maps, as labelled xarray.
 
-Features of a layer come out with named dims (``stimulus`` first):
+:func:`extract_features` returns one ``xarray.DataArray`` per layer (a dict keyed by layer name), each
+named after its layer (``.name`` and ``attrs["layer"]``), with the package's documented dims:
 
-- conv maps (B, C, H, W) -> (``stimulus``, ``<layer>/channel``, ``<layer>/y``, ``<layer>/x``);
-- token sequences (B, N, C) -> (``stimulus``, ``<layer>/token``, ``<layer>/channel``), with a coordinate
-  ``<layer>/token_kind`` (``cls``, ``reg0``.., ``patch``) when the model is a ViT;
-- vectors (B, C) -> (``stimulus``, ``<layer>/channel``).
+- conv maps (B, C, H, W) -> (``stimulus``, ``channel``, ``y``, ``x``);
+- token sequences (B, N, C) -> (``stimulus``, ``token``, ``channel``), with a coordinate ``token_kind``
+  (``cls``, ``reg0``.., ``patch``) on ``token`` when the model is a ViT;
+- vectors (B, C) -> (``stimulus``, ``channel``).
+
+Layers of different sizes cannot share a dim in one ``xarray.Dataset``, hence a dict of arrays.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from torch import nn
 
 from cogvision.models.attention import AttentionRecorder, block_names, token_layout
 from cogvision.models.preprocess import as_float_images, preprocessing_for
+
+FEATURE_DIMS = {4: ("stimulus", "channel", "y", "x"), 3: ("stimulus", "token", "channel"), 2: ("stimulus", "channel")}
 
 
 def list_layers(model: nn.Module, leaves_only: bool = False) -> list[str]:
@@ -114,28 +119,42 @@ def extract_features(
     preprocess: bool = True,
     batch_size: int = 32,
     stimulus_ids: list | None = None,
-) -> xr.Dataset:
-    """Features of ``images`` at ``layers`` as an ``xarray.Dataset`` (one variable per layer).
+) -> dict[str, xr.DataArray]:
+    """Features of ``images`` at ``layers``: one labelled array per layer.
 
     Parameters
     ----------
-    model
-        Any ``nn.Module``; run in eval mode on its own device.
-    images
+    model : torch.nn.Module
+        Any network; run in eval mode on its own device.
+    images : torch.Tensor
         (B, 3, H, W) float in [0, 1] when ``preprocess`` (resized, cropped, normalised by the model's
         preprocessing), else already model-ready.
-    layers
+    layers : list of str, optional
         Module names; ``None`` uses :func:`default_layers`.
-    batch_size
+    preprocess : bool
+        Apply the model's preprocessing (:func:`cogvision.models.preprocessing_for`) first.
+    batch_size : int
         Images per forward pass.
-    stimulus_ids
+    stimulus_ids : list, optional
         Labels for the ``stimulus`` dim (default ``0..B-1``).
 
     Returns
     -------
-    xarray.Dataset
-        Variables named after the layers; dims as in the module docstring; ``attrs`` hold the model
-        spec and preprocessing.
+    dict of str to xarray.DataArray
+        Layer name -> its features in the order of ``layers``, with dims (``stimulus``, ``channel``,
+        ``y``, ``x``) for conv maps, (``stimulus``, ``token``, ``channel``) for token sequences (with
+        ``token_kind`` on ViTs) or (``stimulus``, ``channel``); ``attrs`` hold ``layer``, the model spec
+        (``model``), the ``preprocessing`` and whether it was applied (``preprocessed``).
+
+    Examples
+    --------
+    >>> from cogvision.models import load_model
+    >>> cnn = load_model("builtin:tiny_cnn", device="cpu")
+    >>> feats = extract_features(cnn, torch.rand(2, 3, 64, 64), ["features.1", "head"])
+    >>> feats["features.1"].dims, feats["features.1"].shape
+    (('stimulus', 'channel', 'y', 'x'), (2, 32, 32, 32))
+    >>> feats["head"].dims, feats["head"].attrs["layer"]
+    (('stimulus', 'channel'), 'head')
     """
     images = as_float_images(images)
     layers = layers or default_layers(model)
@@ -151,27 +170,22 @@ def extract_features(
                 chunks[name].append(recorder.outputs[name].detach().float().cpu().numpy())
     size = tuple(prep(images[:1]).shape[-2:]) if preprocess else tuple(images.shape[-2:])
     stimulus = list(stimulus_ids) if stimulus_ids is not None else list(range(images.shape[0]))
-    data = {name: _label(model, name, np.concatenate(chunks[name]), stimulus, size) for name in layers}
     attrs = {"model": getattr(model, "cogvision_spec", type(model).__name__), "preprocessing": repr(prep),
              "preprocessed": int(preprocess)}
-    return xr.Dataset(data, attrs=attrs)
+    return {name: _label(model, name, np.concatenate(chunks[name]), stimulus, size, attrs) for name in layers}
 
 
-def _label(model: nn.Module, name: str, array: np.ndarray, stimulus: list, size: tuple[int, int]) -> xr.DataArray:
-    coords: dict = {"stimulus": stimulus}
-    if array.ndim == 4:
-        dims = ["stimulus", f"{name}/channel", f"{name}/y", f"{name}/x"]
-    elif array.ndim == 3:
-        dims = ["stimulus", f"{name}/token", f"{name}/channel"]
-        if getattr(model, "patch_embed", None) is not None:
-            labels = token_layout(model, size).labels()
-            if len(labels) == array.shape[1]:
-                coords[f"{name}/token_kind"] = (f"{name}/token", labels)
-    elif array.ndim == 2:
-        dims = ["stimulus", f"{name}/channel"]
-    else:
+def _label(model: nn.Module, name: str, array: np.ndarray, stimulus: list, size: tuple[int, int],
+           attrs: dict) -> xr.DataArray:
+    if array.ndim not in FEATURE_DIMS:
         raise ValueError(f"layer {name!r} gives an output of shape {array.shape}; expected 2-D, 3-D or 4-D")
-    return xr.DataArray(array, dims=dims, coords=coords, name=name)
+    coords: dict = {"stimulus": stimulus}
+    if array.ndim == 3 and getattr(model, "patch_embed", None) is not None:
+        labels = token_layout(model, size).labels()
+        if len(labels) == array.shape[1]:
+            coords["token_kind"] = ("token", labels)
+    return xr.DataArray(array, dims=FEATURE_DIMS[array.ndim], coords=coords, name=name,
+                        attrs={"layer": name, **attrs})
 
 
 @torch.no_grad()

@@ -15,6 +15,8 @@ import math
 import torch
 from torch import nn
 
+from cogvision.models.probe import get_layer
+
 TOKEN_MODES = ("token", "channel")
 
 
@@ -83,8 +85,6 @@ def attach_topk(model: nn.Module, layers: list[str], k: float, token_mode: str =
     TopKHandle
         Call ``remove()`` or use as a context manager to restore the dense model.
     """
-    from cogvision.models.probe import get_layer
-
     topk_sparsify(torch.zeros(1, 1), k, token_mode)  # validate k and mode before touching the model
     handles = []
     for name in layers:

@@ -5,9 +5,11 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from cogvision.models import load_model, preprocessing_for, read_state_dict
+from cogvision.models import (
+    BUILTIN_MODELS, MODEL_SOURCES, SPEC_EXAMPLES, load_model, preprocessing_for, read_state_dict, register_model,
+)
 
-TINY = "cogvision.models.builtin:tiny_cnn"
+TINY = "builtin:tiny_cnn"
 
 
 def test_specs_of_every_kind(tmp_path):
@@ -28,19 +30,74 @@ def test_specs_of_every_kind(tmp_path):
     torch.testing.assert_close(loaded(x), cnn(x))
 
 
-@pytest.mark.parametrize("spec, message", [
-    ("vit_small", "must look like"),
-    ("timm:vit_smal_patch16_224", "close matches"),
-    ("torchvision:resnet19", "resnet18"),
-    ("cogvision.models.builtin:tiny_cn", "tiny_cnn"),
-    ("no_such_module_xyz:factory", "cannot import"),
-    ("timm:", "no name"),
-    ("data_loaders.shared:ENV_VAR", "expected a callable"),
-    ("data_loaders.shared:shared_dir", "expected a torch.nn.Module"),
+@pytest.mark.parametrize("spec, allow_code, message", [
+    ("vit_small", False, "must look like"),
+    ("timm:vit_smal_patch16_224", False, "close matches"),
+    ("torchvision:resnet19", False, "resnet18"),
+    ("builtin:tiny_cn", False, "did you mean 'tiny_cnn'"),
+    ("cogvision.models.builtin:tiny_cn", False, "tiny_cnn"),
+    ("tim:resnet18", False, r"'tim' is not a model source \(did you mean timm:\?\)\. Sources that run no code: "
+                            "builtin, hf, timm, torchscript, torchvision"),
+    ("t-x:resnet18", True, "unknown model source 't-x'.*choices: builtin, hf, timm, torchscript, torchvision"),
+    ("no_such_module_xyz:factory", True, "cannot import"),
+    ("timm:", False, "no name"),
+    ("data_loaders.shared:ENV_VAR", True, "expected a callable"),
+    ("data_loaders.shared:shared_dir", True, "expected a torch.nn.Module"),
 ])
-def test_bad_specs_give_clear_errors(spec, message):
+def test_bad_specs_give_clear_errors(spec, allow_code, message):
     with pytest.raises(ValueError, match=message):
-        load_model(spec, device="cpu")
+        load_model(spec, device="cpu", allow_code=allow_code)
+
+
+def test_builtin_names_and_their_older_spelling_load_without_allow_code():
+    torch.manual_seed(0)
+    a = load_model("builtin:tiny_vit", device="cpu")
+    torch.manual_seed(0)
+    b = load_model("cogvision.models.builtin:tiny_vit", device="cpu")
+    x = torch.rand(1, 3, 64, 64)
+    torch.testing.assert_close(a(x), b(x))
+    assert preprocessing_for(a) == preprocessing_for(b) and preprocessing_for(a).source == "builtin"
+    assert {"tiny_cnn", "tiny_vit", "permutation_invariant"} <= set(BUILTIN_MODELS)
+    assert set(SPEC_EXAMPLES) == set(MODEL_SOURCES) | {"module"}
+
+
+def test_code_specs_are_refused_before_import_unless_allowed(tmp_path, monkeypatch):
+    marker = tmp_path / "imported.txt"
+    (tmp_path / "user_nets.py").write_text(
+        "import pathlib, torch\n"
+        f"pathlib.Path({str(marker)!r}).write_text('ran')\n"
+        "def net(width=3):\n    return torch.nn.Linear(2, width)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(ValueError, match="runs Python code, so it is loaded only with allow_code=True") as err:
+        load_model("user_nets:net", device="cpu")
+    assert "'user_nets' is not a model source" in str(err.value) and "allow_code: true" in str(err.value)
+    assert not marker.exists()  # refused before importing anything
+    model = load_model("user_nets:net", device="cpu", allow_code=True, width=4)
+    assert marker.exists() and model.out_features == 4 and model.cogvision_spec == "user_nets:net"
+
+
+def test_unregistered_functions_inside_cogvision_need_allow_code():
+    with pytest.raises(ValueError, match="cogvision.models.probe.list_layers is not a registered cogvision model "
+                                         "constructor.*allow_code=True"):
+        load_model("cogvision.models.probe:list_layers", device="cpu")
+
+
+def test_register_model_refuses_a_second_constructor_under_a_known_name():
+    def tiny_cnn():
+        return torch.nn.Identity()
+
+    with pytest.raises(ValueError, match="'tiny_cnn' is registered already"):
+        register_model(tiny_cnn)
+    assert register_model(BUILTIN_MODELS["tiny_cnn"]) is BUILTIN_MODELS["tiny_cnn"]  # the same one again is fine
+
+
+def test_code_running_options_of_other_sources_need_allow_code(tmp_path):
+    with pytest.raises(ValueError, match="trust_remote_code=True runs the folder's Python code"):
+        load_model(f"hf:{tmp_path}", device="cpu", trust_remote_code=True)
+    scripted = tmp_path / "m.pt"
+    torch.jit.script(torch.nn.Linear(2, 2)).save(str(scripted))
+    with pytest.raises(ValueError, match="takes no constructor arguments"):
+        load_model(f"torchscript:{scripted}", device="cpu", num_classes=3)
 
 
 def test_missing_files_give_clear_errors(tmp_path):

@@ -10,7 +10,7 @@ from cogvision.models import (
 
 @pytest.fixture(scope="module")
 def vit():
-    return load_model("cogvision.models.builtin:tiny_vit", device="cpu", reg_tokens=2)
+    return load_model("builtin:tiny_vit", device="cpu", reg_tokens=2)
 
 
 @pytest.fixture(scope="module")
@@ -18,14 +18,26 @@ def cnn():
     return load_model("cogvision.models.builtin:tiny_cnn", device="cpu")
 
 
-def test_features_are_labelled_xarray(cnn):
+def test_features_are_labelled_xarray_with_the_documented_dims(cnn):
     images = torch.rand(3, 3, 70, 90)  # unequal sides: resize + crop to 64
-    ds = extract_features(cnn, images, ["features.1", "head"], stimulus_ids=["a", "b", "c"])
-    assert ds["features.1"].dims == ("stimulus", "features.1/channel", "features.1/y", "features.1/x")
-    assert ds["features.1"].shape == (3, 32, 32, 32)
-    assert ds["head"].dims == ("stimulus", "head/channel")
-    assert list(ds.stimulus.values) == ["a", "b", "c"]
-    assert ds.attrs["model"] == "cogvision.models.builtin:tiny_cnn"
+    feats = extract_features(cnn, images, ["head", "features.1"], stimulus_ids=["a", "b", "c"])
+    assert list(feats) == ["head", "features.1"]  # the order asked for
+    conv, head = feats["features.1"], feats["head"]
+    assert conv.dims == ("stimulus", "channel", "y", "x") and conv.shape == (3, 32, 32, 32)
+    assert head.dims == ("stimulus", "channel") and head.shape == (3, 10)
+    assert (conv.name, conv.attrs["layer"], head.name, head.attrs["layer"]) == ("features.1",) * 2 + ("head",) * 2
+    assert list(conv.stimulus.values) == ["a", "b", "c"]
+    assert conv.attrs["model"] == "cogvision.models.builtin:tiny_cnn" and conv.attrs["preprocessed"] == 1
+    assert "crop=64" in conv.attrs["preprocessing"]
+
+
+def test_conv_features_are_the_layer_output_unpermuted(cnn):
+    images = torch.rand(2, 3, 64, 64)
+    with torch.no_grad():
+        expected = cnn.features[:3](cnn.cogvision_preprocessing(images))  # (B, C, H, W) of features.2
+    got = extract_features(cnn, images, ["features.2"])["features.2"]
+    assert got.shape == tuple(expected.shape)
+    np.testing.assert_allclose(got.transpose("stimulus", "channel", "y", "x").values, expected.numpy(), atol=1e-6)
 
 
 def test_batching_does_not_change_features(cnn):
@@ -36,10 +48,11 @@ def test_batching_does_not_change_features(cnn):
 
 
 def test_token_features_label_cls_and_registers(vit):
-    ds = extract_features(vit, torch.rand(2, 3, 64, 64), ["blocks.1"])
-    kinds = list(ds["blocks.1/token_kind"].values)
+    tokens = extract_features(vit, torch.rand(2, 3, 64, 64), ["blocks.1"])["blocks.1"]
+    kinds = list(tokens["token_kind"].values)
     assert kinds[:3] == ["cls", "reg0", "reg1"] and kinds[3:] == ["patch"] * 64
-    assert ds["blocks.1"].dims == ("stimulus", "blocks.1/token", "blocks.1/channel")
+    assert tokens.dims == ("stimulus", "token", "channel") and tokens.shape == (2, 67, 64)
+    assert tokens["token_kind"].dims == ("token",)
 
 
 def test_unknown_layer_lists_close_matches(cnn):
