@@ -42,17 +42,19 @@ from cogvision.gestalt.distortions import (
 from cogvision.gestalt.nuisance import (
     NUISANCES, apply_nuisance, band_noise, fixed_nuisance, local, matched_nuisance, pixel_mse,
 )
-from cogvision.gestalt.protocol import DisrtProtocol, run_disrt
+from cogvision.gestalt.protocol import Trial, TrialBatch, make_trials, read_features, run_disrt, score_trial
 from cogvision.gestalt.readout import graded_index, oddity, pool, similarity
+from cogvision.gestalt.settings import DisrtProtocol, Distortion, Nuisance, Pooling, Similarity, TokenMode
 from cogvision.gestalt.scoring import (
     CHANCE, MATCH_TOLERANCE, NULL_PIXEL, NULL_STRUCTURE_BLIND, PIXELS, add_summary, cell_matching, degenerate_cells,
     nuisance_matched_fraction, summary, to_frame, trials_frame,
 )
 
 __all__ = [
-    "CHANCE", "DISTORTIONS", "DisrtProtocol", "MATCH_TOLERANCE", "NUISANCES", "NULL_PIXEL", "NULL_STRUCTURE_BLIND",
-    "PIXELS", "add_summary", "apply_nuisance", "band_noise", "cell_matching", "crop_to_grid", "degenerate_cells",
-    "distort", "fixed_nuisance", "graded_index", "local", "matched_nuisance", "nuisance_matched_fraction", "oddity",
-    "pixel_mse", "pool", "rotate", "run_disrt", "shuffle", "shuffle_seamless", "similarity", "square_windows",
-    "summary", "texform", "to_frame", "trials_frame",
+    "CHANCE", "DISTORTIONS", "DisrtProtocol", "Distortion", "MATCH_TOLERANCE", "NUISANCES", "NULL_PIXEL",
+    "NULL_STRUCTURE_BLIND", "Nuisance", "PIXELS", "Pooling", "Similarity", "TokenMode", "Trial", "TrialBatch",
+    "add_summary", "apply_nuisance", "band_noise", "cell_matching", "crop_to_grid", "degenerate_cells", "distort",
+    "fixed_nuisance", "graded_index", "local", "make_trials", "matched_nuisance", "nuisance_matched_fraction",
+    "oddity", "pixel_mse", "pool", "read_features", "rotate", "run_disrt", "score_trial", "shuffle",
+    "shuffle_seamless", "similarity", "square_windows", "summary", "texform", "to_frame", "trials_frame",
 ]

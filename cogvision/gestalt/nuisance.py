@@ -242,71 +242,96 @@ def matched_nuisance(
     b = images.shape[0]
     if target_mse.shape not in ((b,), (target_mse.shape[0], b)):
         raise ValueError(f"target_mse must be (B,) or (T, B) for B = {b} images, got {tuple(target_mse.shape)}")
-    kernel = _KERNELS[name]
-    direction = _parameters(name, images, seed)
-    # one row per (target, image) pair: row r is target r // B for image r % B
-    target = target_mse.to(torch.float64).cpu().flatten()
-    n = target.shape[0]
-    image = torch.arange(n) % b
+    search = _Search(name, images, target_mse, seed, rtol)
+    t, mse = search.run(max_iterations)
+    shape = tuple(target_mse.shape)
+    return search.variants.reshape(*shape, *images.shape[1:]), t.reshape(shape), mse.reshape(shape)
 
-    largest = max_magnitude(name, images.shape[-1])
-    lo, hi = torch.zeros(n, dtype=torch.float64), torch.full((n,), largest, dtype=torch.float64)
-    # every pair starts at the largest magnitude: evaluated once per image
-    at_largest = kernel(images, hi[:b].to(images.dtype), direction)
-    mse = pixel_mse(at_largest, images).cpu()[image]
-    variants = images.new_empty((n, *images.shape[1:]))  # each pair's row is written once, when it is matched
 
-    # Above magnitude 1 the local nuisance only changes its noise amplitude: its shift and colour change at 1
-    # are computed once per image here, not at every step of the search (the same variants, fewer operations).
-    at_one = _local_base(images, torch.ones(b, dtype=images.dtype), direction) if name == "local" else None
+def _illinois_step(active: torch.Tensor, t_new: torch.Tensor, f_new: torch.Tensor, bracket: tuple,
+                   side: torch.Tensor) -> tuple[tuple, torch.Tensor]:
+    """One Illinois update of the brackets ``(lo, hi, f_lo, f_hi)`` of the ``active`` pairs after evaluating
+    ``t_new``; ``side`` records which end each pair replaced last (-1 low, +1 high)."""
+    lo, hi, f_lo, f_hi = bracket
+    up = active & (f_new >= 0)
+    down = active & (f_new < 0)
+    f_lo = torch.where(up & (side == 1), f_lo / 2, f_lo)  # Illinois: the same end twice halves the other
+    f_hi = torch.where(down & (side == -1), f_hi / 2, f_hi)
+    hi, f_hi = torch.where(up, t_new, hi), torch.where(up, f_new, f_hi)
+    lo, f_lo = torch.where(down, t_new, lo), torch.where(down, f_new, f_lo)
+    side = torch.where(up, 1, torch.where(down, -1, side)).to(torch.int8)
+    return (lo, hi, f_lo, f_hi), side
 
-    def vary(src: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        if at_one is not None and bool((t >= 1).all()):
-            return _local_noise(at_one[src], t, direction[src])
-        return kernel(images[src], t, direction[src])
 
-    def evaluate(rows: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+class _Search:
+    """One :func:`matched_nuisance` search: a row per (target, image) pair, row r being target r // B for
+    image r % B; each row's variant is written into :attr:`variants` once, at the step that matches it."""
+
+    def __init__(self, name: str, images: torch.Tensor, target_mse: torch.Tensor, seed: int, rtol: float) -> None:
+        self.name, self.images, self.rtol = name, images, rtol
+        self.kernel = _KERNELS[name]
+        self.direction = _parameters(name, images, seed)
+        self.target = target_mse.to(torch.float64).cpu().flatten()
+        self.b = images.shape[0]
+        self.image = torch.arange(self.target.shape[0]) % self.b
+        self.variants = images.new_empty((self.target.shape[0], *images.shape[1:]))
+        # Above magnitude 1 the local nuisance only changes its noise amplitude: its shift and colour change at
+        # 1 are computed once per image here, not at every step (the same variants, fewer operations).
+        self.at_one = _local_base(images, torch.ones(self.b, dtype=images.dtype), self.direction) \
+            if name == "local" else None
+
+    def close(self, f: torch.Tensor) -> torch.Tensor:
+        """Rows whose MSE minus target ``f`` is within the tolerance."""
+        return f.abs() <= self.rtol * self.target
+
+    def vary(self, src: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        if self.at_one is not None and bool((t >= 1).all()):
+            return _local_noise(self.at_one[src], t, self.direction[src])
+        return self.kernel(self.images[src], t, self.direction[src])
+
+    def evaluate(self, rows: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """MSE (len(rows),) of the variants of ``rows`` at magnitudes ``t[rows]``; keeps the variants of
-        the rows that match their target in ``variants`` (so that no final pass is needed)."""
-        out = []
-        for chunk in rows.split(b):  # at most B images at a time: temporaries no larger than the batch's
-            src = image[chunk].to(images.device)
-            x = images[src]
-            varied = vary(src, t[chunk].to(images.dtype))
-            out.append(pixel_mse(varied, x).cpu())
-            done = ((out[-1] - target[chunk]).abs() <= rtol * target[chunk]).to(images.device)
-            variants[chunk.to(images.device)[done]] = varied[done]
+        the rows that match their target (so that no final pass is needed)."""
+        out, device = [], self.images.device
+        for chunk in rows.split(self.b):  # at most B images at a time: temporaries no larger than the batch's
+            src = self.image[chunk].to(device)
+            varied = self.vary(src, t[chunk].to(self.images.dtype))
+            out.append(pixel_mse(varied, self.images[src]).cpu())
+            done = ((out[-1] - self.target[chunk]).abs() <= self.rtol * self.target[chunk]).to(device)
+            self.variants[chunk.to(device)[done]] = varied[done]
         return torch.cat(out)
 
-    f_lo, f_hi = -target, mse - target
-    unreachable = f_hi < 0
-    t, f_t = hi.clone(), f_hi.clone()
-    settled = unreachable | (f_t.abs() <= rtol * target)  # pairs that stay at the largest magnitude
-    variants[settled.to(images.device)] = at_largest[image[settled].to(images.device)]
-    side = torch.zeros(n, dtype=torch.int8)  # which end the last step replaced: -1 low, +1 high
-    for _ in range(max_iterations):
-        active = ~(unreachable | (f_t.abs() <= rtol * target))
-        if not bool(active.any()):
-            break
-        denom = (f_hi - f_lo).clamp_min(1e-300)
-        t_new = torch.where(active, hi - f_hi * (hi - lo) / denom, t)
-        rows = active.nonzero().flatten()
-        mse[rows] = evaluate(rows, t_new)
-        f_new = torch.where(active, mse - target, 0.0)
-        up = active & (f_new >= 0)
-        down = active & (f_new < 0)
-        f_lo = torch.where(up & (side == 1), f_lo / 2, f_lo)  # Illinois: the same end twice halves the other
-        f_hi = torch.where(down & (side == -1), f_hi / 2, f_hi)
-        hi, f_hi = torch.where(up, t_new, hi), torch.where(up, f_new, f_hi)
-        lo, f_lo = torch.where(down, t_new, lo), torch.where(down, f_new, f_lo)
-        side = torch.where(up, 1, torch.where(down, -1, side)).to(torch.int8)
-        t, f_t = torch.where(active, t_new, t), torch.where(active, f_new, f_t)
-    else:  # pairs stopped by max_iterations: their variant at the last magnitude tried
-        for chunk in (~(unreachable | (f_t.abs() <= rtol * target))).nonzero().flatten().split(b):
-            src = image[chunk].to(images.device)
-            variants[chunk.to(images.device)] = kernel(images[src], t[chunk].to(images.dtype), direction[src])
-    shape = tuple(target_mse.shape)
-    return variants.reshape(*shape, *images.shape[1:]), t.reshape(shape), mse.reshape(shape)
+    def run(self, max_iterations: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Search every row; returns the magnitudes used and the MSEs reached, (rows,) float64 each."""
+        n, device, target = self.target.shape[0], self.images.device, self.target
+        largest = max_magnitude(self.name, self.images.shape[-1])
+        lo, hi = torch.zeros(n, dtype=torch.float64), torch.full((n,), largest, dtype=torch.float64)
+        # every pair starts at the largest magnitude: evaluated once per image
+        at_largest = self.kernel(self.images, hi[:self.b].to(self.images.dtype), self.direction)
+        mse = pixel_mse(at_largest, self.images).cpu()[self.image]
+        f_lo, f_hi = -target, mse - target
+        unreachable = f_hi < 0
+        t, f_t = hi.clone(), f_hi.clone()
+        settled = unreachable | self.close(f_t)  # pairs that stay at the largest magnitude
+        self.variants[settled.to(device)] = at_largest[self.image[settled].to(device)]
+        side = torch.zeros(n, dtype=torch.int8)
+        for _ in range(max_iterations):
+            active = ~(unreachable | self.close(f_t))
+            if not bool(active.any()):
+                break
+            denom = (f_hi - f_lo).clamp_min(1e-300)
+            t_new = torch.where(active, hi - f_hi * (hi - lo) / denom, t)
+            rows = active.nonzero().flatten()
+            mse[rows] = self.evaluate(rows, t_new)
+            f_new = torch.where(active, mse - target, 0.0)
+            (lo, hi, f_lo, f_hi), side = _illinois_step(active, t_new, f_new, (lo, hi, f_lo, f_hi), side)
+            t, f_t = torch.where(active, t_new, t), torch.where(active, f_new, f_t)
+        else:  # pairs stopped by max_iterations: their variant at the last magnitude tried
+            for chunk in (~(unreachable | self.close(f_t))).nonzero().flatten().split(self.b):
+                src = self.image[chunk].to(device)
+                self.variants[chunk.to(device)] = self.kernel(self.images[src], t[chunk].to(self.images.dtype),
+                                                              self.direction[src])
+        return t, mse
 
 
 def fixed_nuisance(name: str, images: torch.Tensor, magnitude: float | None = None,

@@ -20,98 +20,30 @@ nuisance and scores 0, index 0. With ``topk`` the whole protocol is repeated wit
 from __future__ import annotations
 
 import json
-from contextlib import ExitStack
-from dataclasses import asdict, dataclass
+from contextlib import nullcontext
+from dataclasses import dataclass
+from typing import Iterator
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 import xarray as xr
 from torch import nn
-from tqdm.auto import tqdm
 
-from cogvision.gestalt.distortions import DISTORTIONS, crop_to_grid, distort
-from cogvision.gestalt.nuisance import NUISANCES, fixed_nuisance, matched_nuisance, pixel_mse
-from cogvision.gestalt.readout import POOLINGS, SIMILARITIES, graded_index, oddity, pool, triplet_similarity
+from cogvision._docs import fill_doc
+from cogvision.gestalt.distortions import crop_to_grid, distort
+from cogvision.gestalt.nuisance import fixed_nuisance, matched_nuisance, pixel_mse
+from cogvision.gestalt.readout import graded_index, oddity, pool, triplet_similarity
 from cogvision.gestalt.scoring import CHANCE, MATCH_TOLERANCE, NULL_PIXEL, NULL_STRUCTURE_BLIND, PIXELS, add_summary
-from cogvision.models import FeatureRecorder, attach_topk, default_layers, get_layer, preprocessing_for, token_layout
-from cogvision.models.sparsity import TOKEN_MODES
+from cogvision.gestalt.settings import DisrtProtocol
+from cogvision.models import (
+    FeatureRecorder, Preprocessing, attach_topk, default_layers, get_layer, preprocessing_for, token_layout,
+)
+from cogvision.reporting import progress as progress_bar
 
 DENSE = 1.0  # the k of the dense (no Top-K) condition
 TRIAL_STRIDE = 100_003  # trial r of image i uses seed + i + r * TRIAL_STRIDE (a prime: no overlap below 100k images)
-
-
-@dataclass(frozen=True)
-class DisrtProtocol:
-    """Settings of one DiSRT run (validated on creation).
-
-    Attributes
-    ----------
-    distortions : tuple of str
-        Keys of :data:`cogvision.gestalt.distortions.DISTORTIONS`.
-    grids : tuple of int
-        Strengths: patches per side.
-    pooling : str
-        ``cls``, ``mean`` or ``flat`` (see :mod:`cogvision.gestalt.readout`).
-    similarity : str
-        ``cosine``, ``correlation`` or ``euclidean``.
-    nuisance : str
-        ``local`` (default: small shift, colour change and band-limited noise, layout kept), ``shift`` or
-        ``color`` (:mod:`cogvision.gestalt.nuisance`).
-    match : bool
-        Match the nuisance's pixel MSE to the distortion's per image (default); else a fixed small nuisance.
-    nuisance_magnitude : float or None
-        Fixed magnitude when ``match`` is False (pixels for shift, jitter size for colour).
-    token_mode : str
-        Top-K axis on token sequences: ``token`` or ``channel``.
-    seed : int
-        Seed of distortions, nuisances and the bootstrap.
-    trials : int
-        Trials per image and cell, each with its own distortion and nuisance seed.
-    n_boot : int
-        Bootstrap resamples for the intervals.
-    human : float or None
-        Human reference accuracy drawn in figures (not verified for the paper; None = no line).
-    """
-
-    distortions: tuple[str, ...] = ("shuffle", "rotate")
-    grids: tuple[int, ...] = (2, 4, 8)
-    pooling: str = "mean"
-    similarity: str = "cosine"
-    nuisance: str = "local"
-    match: bool = True
-    nuisance_magnitude: float | None = None
-    token_mode: str = "token"
-    seed: int = 0
-    trials: int = 3
-    n_boot: int = 1000
-    human: float | None = None
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "distortions", tuple(self.distortions))
-        object.__setattr__(self, "grids", tuple(int(g) for g in self.grids))
-        unknown = [d for d in self.distortions if d not in DISTORTIONS]
-        if not self.distortions or unknown:
-            raise ValueError(f"distortions must be a non-empty subset of {sorted(DISTORTIONS)}, got {self.distortions}")
-        if len(set(self.distortions)) != len(self.distortions) or len(set(self.grids)) != len(self.grids):
-            raise ValueError(f"distortions and grids must not repeat, got {self.distortions} and {self.grids}")
-        if not self.grids or min(self.grids) < 2:
-            raise ValueError(f"grids must be integers >= 2, got {self.grids}")
-        checks = (("pooling", POOLINGS), ("similarity", SIMILARITIES), ("nuisance", tuple(NUISANCES)),
-                  ("token_mode", TOKEN_MODES))
-        for field, allowed in checks:
-            if getattr(self, field) not in allowed:
-                raise ValueError(f"{field} must be one of {allowed}, got {getattr(self, field)!r}")
-        if int(self.trials) != self.trials or self.trials < 1:
-            raise ValueError(f"trials must be an integer >= 1, got {self.trials}")
-        if self.n_boot < 1:
-            raise ValueError(f"n_boot must be >= 1, got {self.n_boot}")
-        if self.human is not None and not 0 <= self.human <= 1:
-            raise ValueError(f"human reference must be an accuracy in [0, 1], got {self.human}")
-
-    def to_json(self) -> str:
-        """The settings as a JSON string (stored in the results' attrs)."""
-        return json.dumps(asdict(self))
+SCORES = ("correct", "index", "s_in", "s_id", "s_nd")  # float per-trial outputs (``choice`` is int8)
 
 
 def pixel_similarities(mse_distortion: torch.Tensor, mse_nuisance: torch.Tensor, mse_between: torch.Tensor,
@@ -156,6 +88,185 @@ def _nuisances(protocol: DisrtProtocol, crops: list[torch.Tensor], targets: list
     return out
 
 
+@dataclass
+class Trial:
+    """One cell (distortion, grid) of one trial for a batch of images: the two variants beside the crop.
+
+    Attributes
+    ----------
+    distorted, nuisance : torch.Tensor
+        (B, 3, h, w) in [0, 1], the size of the cell's crop.
+    mse_distortion, mse_nuisance, magnitude : torch.Tensor
+        (B,) float64: the distortion's pixel MSE to the crop (the nuisance's target), the nuisance's, and
+        the nuisance magnitude used.
+    """
+
+    distorted: torch.Tensor
+    nuisance: torch.Tensor
+    mse_distortion: torch.Tensor
+    mse_nuisance: torch.Tensor
+    magnitude: torch.Tensor
+
+
+@dataclass
+class TrialBatch:
+    """Every trial of a batch of images (:func:`make_trials`).
+
+    Attributes
+    ----------
+    images : slice
+        Which images of the run (their rows in the results).
+    crops : list of torch.Tensor
+        Per cell (distortions outer, grids inner): the images cropped to the grid, (B, 3, h, w).
+    trials : list of list of Trial
+        ``trials[r][c]``: trial ``r`` of cell ``c``.
+    """
+
+    images: slice
+    crops: list[torch.Tensor]
+    trials: list[list[Trial]]
+
+
+def _cells(protocol: DisrtProtocol) -> list[tuple[str, int]]:
+    return [(d, g) for d in protocol.distortions for g in protocol.grids]
+
+
+def make_trials(protocol: DisrtProtocol, images: torch.Tensor, start: int = 0) -> TrialBatch:
+    """Step 1: the distortions and matched nuisances of every cell and trial for one batch of images.
+
+    Parameters
+    ----------
+    protocol
+        The settings.
+    images
+        (B, 3, S, S) in [0, 1], already resized and cropped to the model's input side.
+    start
+        Index of the first image in the run: image ``i`` of trial ``r`` is seeded with
+        ``protocol.seed + i + r * TRIAL_STRIDE``, so batching never changes a trial.
+    """
+    cells = _cells(protocol)
+    crops = [crop_to_grid(images, grid) for _, grid in cells]
+    trials = []
+    for r in range(protocol.trials):
+        seed = protocol.seed + start + r * TRIAL_STRIDE
+        distorted = [distort(dist, crop, grid, seed) for (dist, grid), crop in zip(cells, crops)]
+        targets = [pixel_mse(d, crop) for d, crop in zip(distorted, crops)]
+        nuisances = _nuisances(protocol, crops, targets, seed)
+        trials.append([Trial(d, nuis, target, mse, magnitude)
+                       for d, target, (nuis, magnitude, mse) in zip(distorted, targets, nuisances)])
+    return TrialBatch(slice(start, start + images.shape[0]), crops, trials)
+
+
+@dataclass
+class Readout:
+    """How a model's layers become one vector per image: preprocessing, input side, pooling, token layout."""
+
+    model: nn.Module
+    layers: list[str]
+    pooling: str
+    prep: Preprocessing
+    device: torch.device
+    n_prefix: int = 0
+    has_cls: bool = False
+
+    @classmethod
+    def of(cls, model: nn.Module, layers: list[str], pooling: str) -> "Readout":
+        """The readout of ``model`` (its attached preprocessing, its device, its class/register tokens)."""
+        prep = preprocessing_for(model)
+        device = next(iter(model.parameters()), torch.empty(0)).device
+        layout = token_layout(model, (prep.crop, prep.crop)) if getattr(model, "patch_embed", None) is not None \
+            else None
+        return cls(model, layers, pooling, prep, device, *((layout.n_prefix, layout.has_cls) if layout else ()))
+
+    def features(self, x: torch.Tensor, recorder: FeatureRecorder) -> list[torch.Tensor]:
+        """Pooled (B, F) float64 features of ``x`` (B, 3, h, w) at every layer, on the CPU."""
+        side = self.prep.crop
+        if x.shape[-1] != side or x.shape[-2] != side:  # the grid crop lost a few pixels: back to the input side
+            x = F.interpolate(x, size=(side, side), mode="bilinear", antialias=True, align_corners=False).clamp(0, 1)
+        self.model(self.prep.normalize(x).to(self.device))
+        return [pool(recorder.outputs[name], self.pooling, self.n_prefix, self.has_cls, name).cpu()
+                for name in self.layers]
+
+
+Features = tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]]
+
+
+def read_features(readout: Readout, recorder: FeatureRecorder,
+                  batch: TrialBatch) -> Iterator[tuple[int, int, Features]]:
+    """Step 2: ``(trial, cell, (image, nuisance, distortion features))`` for every trial of ``batch``, in order.
+
+    A generator, so that only one trial's features are held at a time (flat pooling makes them large). The
+    image's features depend only on its crop size, so they are computed once per size.
+    """
+    by_side: dict[int, list[torch.Tensor]] = {}
+    for r, row in enumerate(batch.trials):
+        for c, (crop, trial) in enumerate(zip(batch.crops, row)):
+            if crop.shape[-1] not in by_side:
+                by_side[crop.shape[-1]] = readout.features(crop, recorder)
+            yield r, c, (by_side[crop.shape[-1]], readout.features(trial.nuisance, recorder),
+                         readout.features(trial.distorted, recorder))
+
+
+def score_trial(sims: tuple[torch.Tensor, torch.Tensor, torch.Tensor], metric: str) -> dict[str, np.ndarray]:
+    """Step 3: choice, credit, graded index and the similarities of one trial from its similarities (B,) each."""
+    pick, credit = oddity(*sims)
+    return {"choice": pick.numpy(), "correct": credit.numpy(), "index": graded_index(sims[0], sims[1], metric).numpy(),
+            "s_in": sims[0].numpy(), "s_id": sims[1].numpy(), "s_nd": sims[2].numpy()}
+
+
+class _Results:
+    """The result arrays of a run, filled trial by trial."""
+
+    def __init__(self, n_layers: int, protocol: DisrtProtocol, n_k: int, n_images: int) -> None:
+        self.n_grids = len(protocol.grids)
+        shape = (n_layers, len(protocol.distortions), self.n_grids, n_k, n_images, protocol.trials)
+        self.trial = {name: np.zeros(shape) for name in SCORES}
+        self.trial["choice"] = np.zeros(shape, dtype=np.int8)
+        pixel_shape = (len(protocol.distortions), self.n_grids, n_images, protocol.trials)
+        self.pixel = {name: np.zeros(pixel_shape) for name in ("mse_distortion", "mse_nuisance", "nuisance_magnitude")}
+
+    def add(self, layer: int | slice, cell: int, k: int | slice, r: int, images: slice,
+            values: dict[str, np.ndarray]) -> None:
+        at = (layer, *divmod(cell, self.n_grids), k, images, r)
+        for name, value in values.items():
+            self.trial[name][at] = value
+
+    def add_pixels(self, batch: TrialBatch) -> None:
+        """The trials' pixel MSEs, and the pixel observer (layer 0) at every k: it does not depend on Top-K."""
+        for r, row in enumerate(batch.trials):
+            for c, trial in enumerate(row):
+                at = (*divmod(c, self.n_grids), batch.images, r)
+                self.pixel["mse_distortion"][at], self.pixel["mse_nuisance"][at] = \
+                    trial.mse_distortion.numpy(), trial.mse_nuisance.numpy()
+                self.pixel["nuisance_magnitude"][at] = trial.magnitude.numpy()
+                sims = pixel_similarities(trial.mse_distortion, trial.mse_nuisance,
+                                          pixel_mse(trial.nuisance, trial.distorted))
+                self.add(0, c, slice(None), r, batch.images, score_trial(sims, "euclidean"))
+
+
+def _check_inputs(model: nn.Module, images: torch.Tensor, layers: list[str] | None, topk,
+                  topk_layers: list[str] | None, batch_size: int,
+                  image_names: list[str] | None) -> tuple[list[str], list[str], list[float], list[str]]:
+    """Validated ``(layers, topk_layers, ks, names)``; every bad argument is one ``ValueError``."""
+    if not isinstance(images, torch.Tensor) or images.ndim != 4 or images.shape[1] != 3 or images.shape[0] < 1:
+        shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
+        raise ValueError(f"images must be a float tensor (B, 3, H, W) in [0, 1] with B >= 1, got {shape}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    layers = list(layers) if layers else default_layers(model)
+    topk_layers = list(topk_layers) if topk_layers else list(layers)
+    for name in {*layers, *topk_layers}:
+        get_layer(model, name)  # unknown names -> ValueError with close matches
+    if PIXELS in layers:
+        raise ValueError(f"layer name {PIXELS!r} is reserved for the pixel-space baseline")
+    ks = _topk_values(topk)
+    names = list(image_names) if image_names is not None else [str(i) for i in range(images.shape[0])]
+    if len(names) != images.shape[0]:
+        raise ValueError(f"image_names has {len(names)} entries for {images.shape[0]} images")
+    return layers, topk_layers, ks, names
+
+
+@fill_doc
 @torch.no_grad()
 def run_disrt(
     model: nn.Module,
@@ -167,9 +278,15 @@ def run_disrt(
     topk_layers: list[str] | None = None,
     batch_size: int = 16,
     image_names: list[str] | None = None,
-    progress: bool = False,
+    progress: bool = True,
 ) -> xr.Dataset:
     """Run the DiSRT odd-one-out protocol on ``model``.
+
+    Three steps: :func:`make_trials` (distortions and matched nuisances, once per image batch),
+    :func:`read_features` (pooled features of the three items) and :func:`score_trial` (odd one out, graded
+    index). The Top-K loop is outermost: each fraction's hooks are attached once and every trial is read
+    out under them; with a Top-K sweep the trials are made once and kept in memory for every fraction
+    (about ``2 x trials x cells + cells`` copies of the resized images).
 
     Parameters
     ----------
@@ -190,8 +307,7 @@ def run_disrt(
         Images per forward pass.
     image_names
         Labels of the ``image`` dim (default ``0..B-1``).
-    progress
-        Show a progress bar.
+    %(progress)s
 
     Returns
     -------
@@ -204,98 +320,47 @@ def run_disrt(
         averaged per image, intervals over images). ``attrs`` hold the protocol, the model and the nulls.
     """
     protocol = protocol or DisrtProtocol()
-    if not isinstance(images, torch.Tensor) or images.ndim != 4 or images.shape[1] != 3 or images.shape[0] < 1:
-        shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
-        raise ValueError(f"images must be a float tensor (B, 3, H, W) in [0, 1] with B >= 1, got {shape}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    layers = list(layers) if layers else default_layers(model)
-    topk_layers = list(topk_layers) if topk_layers else list(layers)
-    for name in {*layers, *topk_layers}:
-        get_layer(model, name)  # unknown names -> ValueError with close matches
-    if PIXELS in layers:
-        raise ValueError(f"layer name {PIXELS!r} is reserved for the pixel-space baseline")
-    ks = _topk_values(topk)
-    names = list(image_names) if image_names is not None else [str(i) for i in range(images.shape[0])]
-    if len(names) != images.shape[0]:
-        raise ValueError(f"image_names has {len(names)} entries for {images.shape[0]} images")
-
+    layers, topk_layers, ks, names = _check_inputs(model, images, layers, topk, topk_layers, batch_size, image_names)
     model.eval()
-    prep = preprocessing_for(model)
-    side = prep.crop
-    device = next(iter(model.parameters()), torch.empty(0)).device
-    layout = token_layout(model, (side, side)) if getattr(model, "patch_embed", None) is not None else None
-    n_prefix, has_cls = (layout.n_prefix, layout.has_cls) if layout else (0, False)
-    cells = [(d, g) for d in protocol.distortions for g in protocol.grids]
-    n_img, n_lay, n_tr = images.shape[0], len(layers) + 1, protocol.trials
-    shape = (n_lay, len(protocol.distortions), len(protocol.grids), len(ks), n_img, n_tr)
-    out = {name: np.zeros(shape) for name in ("correct", "index", "s_in", "s_id", "s_nd")}
-    choice = np.zeros(shape, dtype=np.int8)
-    pix_shape = (len(protocol.distortions), len(protocol.grids), n_img, n_tr)
-    mse_d, mse_n, magnitude = np.zeros(pix_shape), np.zeros(pix_shape), np.zeros(pix_shape)
-
-    def features(x: torch.Tensor, recorder: FeatureRecorder) -> list[torch.Tensor]:
-        if x.shape[-1] != side or x.shape[-2] != side:  # the grid crop lost a few pixels: back to the input side
-            x = F.interpolate(x, size=(side, side), mode="bilinear", antialias=True, align_corners=False).clamp(0, 1)
-        model(prep.normalize(x).to(device))
-        return [pool(recorder.outputs[name], protocol.pooling, n_prefix, has_cls, name).cpu() for name in layers]
-
-    def record(li: int, cell: tuple[int, int], ki: int, r: int, sl: slice, sims: tuple, metric: str) -> None:
-        pick, credit = oddity(*sims)
-        at = (li, *cell, ki, sl, r)
-        out["correct"][at], choice[at] = credit.numpy(), pick.numpy()
-        out["index"][at] = graded_index(sims[0], sims[1], metric).numpy()
-        out["s_in"][at], out["s_id"][at], out["s_nd"][at] = (v.numpy() for v in sims)
-
-    bar = tqdm(total=-(-n_img // batch_size) * len(cells) * len(ks) * n_tr, desc="DiSRT trials",
-               disable=not progress)
-    for start in range(0, n_img, batch_size):
-        stop = min(start + batch_size, n_img)
-        sl = slice(start, stop)
-        base = prep.resize_crop(images[start:stop].float().cpu())
-        crops = [crop_to_grid(base, grid) for _, grid in cells]
-        cache: dict[tuple[int, float], list[torch.Tensor]] = {}  # the image's features: the same in every trial
-        for r in range(n_tr):
-            seed = protocol.seed + start + r * TRIAL_STRIDE  # image i, trial r: seed + i + r * stride
-            distortions = [distort(dist, crop, grid, seed) for (dist, grid), crop in zip(cells, crops)]
-            targets = [pixel_mse(distorted, crop) for distorted, crop in zip(distortions, crops)]
-            nuisances = _nuisances(protocol, crops, targets, seed)
-            for c, (crop, distorted, target, (nuis, mag, mse)) in enumerate(zip(crops, distortions, targets,
-                                                                                  nuisances)):
-                cell = divmod(c, len(protocol.grids))
-                mse_d[(*cell, sl, r)], mse_n[(*cell, sl, r)] = target.numpy(), mse.numpy()
-                magnitude[(*cell, sl, r)] = mag.numpy()
-                pixel = pixel_similarities(target, mse, pixel_mse(nuis, distorted))
-                for ki, k in enumerate(ks):
-                    record(0, cell, ki, r, sl, pixel, "euclidean")
-                    with ExitStack() as stack:
-                        if k != DENSE:
-                            stack.enter_context(attach_topk(model, topk_layers, k, protocol.token_mode))
-                        # registered after Top-K: a sparsified layer is read out as the next layer sees it
-                        recorder = stack.enter_context(FeatureRecorder(model, layers))
-                        key = (crop.shape[-1], k)
-                        if key not in cache:
-                            cache[key] = features(crop, recorder)
-                        f_i, f_n, f_d = cache[key], features(nuis, recorder), features(distorted, recorder)
-                    for li in range(1, n_lay):
-                        sims = triplet_similarity(f_i[li - 1], f_n[li - 1], f_d[li - 1], protocol.similarity)
-                        record(li, cell, ki, r, sl, sims, protocol.similarity)
+    readout = Readout.of(model, layers, protocol.pooling)
+    n_images = images.shape[0]
+    results = _Results(len(layers) + 1, protocol, len(ks), n_images)
+    batches = (make_trials(protocol, readout.prep.resize_crop(images[start:start + batch_size].float().cpu()), start)
+               for start in range(0, n_images, batch_size))
+    if len(ks) > 1:
+        batches = list(batches)  # every Top-K fraction reads the same trials: made once, kept
+    bar = progress_bar(total=-(-n_images // batch_size) * len(_cells(protocol)) * len(ks) * protocol.trials,
+                       desc="DiSRT trials", disable=not progress)
+    for ki, k in enumerate(ks):
+        # Top-K hooks first, then the recorder: a sparsified layer is read out as the next layer sees it
+        sparsity = nullcontext() if k == DENSE else attach_topk(model, topk_layers, k, protocol.token_mode)
+        with sparsity, FeatureRecorder(model, layers) as recorder:
+            for batch in batches:
+                if ki == 0:
+                    results.add_pixels(batch)
+                for r, c, (f_i, f_n, f_d) in read_features(readout, recorder, batch):
+                    for li in range(len(layers)):
+                        sims = triplet_similarity(f_i[li], f_n[li], f_d[li], protocol.similarity)
+                        results.add(li + 1, c, ki, r, batch.images, score_trial(sims, protocol.similarity))
                     bar.update(1)
     bar.close()
+    return _to_dataset(results, model, readout, protocol, ks, names, topk_layers)
 
+
+def _to_dataset(results: _Results, model: nn.Module, readout: Readout, protocol: DisrtProtocol, ks: list[float],
+                names: list[str], topk_layers: list[str]) -> xr.Dataset:
     dims = ("layer", "distortion", "strength", "k", "image", "trial")
-    data = {name: (dims, values) for name, values in out.items()}
-    data["choice"] = (dims, choice)
     pix_dims = ("distortion", "strength", "image", "trial")
-    data.update(mse_distortion=(pix_dims, mse_d), mse_nuisance=(pix_dims, mse_n),
-                nuisance_magnitude=(pix_dims, magnitude))
-    coords = {"layer": [PIXELS, *layers], "distortion": list(protocol.distortions), "strength": list(protocol.grids),
-              "k": ks, "image": names, "trial": np.arange(n_tr)}
+    data = {name: (dims, results.trial[name]) for name in (*SCORES, "choice")}
+    data.update({name: (pix_dims, values) for name, values in results.pixel.items()})
+    coords = {"layer": [PIXELS, *readout.layers], "distortion": list(protocol.distortions),
+              "strength": list(protocol.grids), "k": ks, "image": names, "trial": np.arange(protocol.trials)}
     attrs = {"model": getattr(model, "cogvision_spec", type(model).__name__), "protocol": protocol.to_json(),
              "chance": CHANCE, "null_structure_blind": NULL_STRUCTURE_BLIND,
              "null_pixel": NULL_PIXEL, "match_tolerance": MATCH_TOLERANCE, "matched": int(protocol.match),
-             "nuisance": protocol.nuisance, "trials": n_tr, "seed": protocol.seed, "n_boot": protocol.n_boot,
-             "human": np.nan if protocol.human is None else protocol.human,
-             "topk_layers": json.dumps(topk_layers), "input_side": side, "preprocessing": repr(prep)}
+             "nuisance": protocol.nuisance, "trials": protocol.trials, "seed": protocol.seed,
+             "n_boot": protocol.n_boot, "human": np.nan if protocol.human is None else protocol.human,
+             "topk_layers": json.dumps(topk_layers), "input_side": readout.prep.crop,
+             "preprocessing": repr(readout.prep)}
     ds = xr.Dataset(data, coords=coords, attrs=attrs)
     return add_summary(ds, protocol.n_boot, protocol.seed)

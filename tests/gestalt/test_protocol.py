@@ -133,11 +133,11 @@ def test_bad_inputs_raise_documented_errors(images, tiny_cnn):
         run_disrt(tiny_cnn, x, layers=["features.9"])
     with pytest.raises(ValueError, match="conv map"):
         run_disrt(tiny_cnn, x, DisrtProtocol(pooling="cls"), layers=["features.1"])
-    with pytest.raises(ValueError, match="distortions must be"):
+    with pytest.raises(ValueError, match="distortions.0: expected .shuffle"):
         DisrtProtocol(distortions=("warp",))
     with pytest.raises(ValueError, match="grids must be"):
         DisrtProtocol(grids=(1, 2))
-    with pytest.raises(ValueError, match="nuisance must be"):
+    with pytest.raises(ValueError, match="nuisance: expected .local., .shift. or .color., got .blur."):
         DisrtProtocol(nuisance="blur")
     with pytest.raises(ValueError, match="Top-K"):
         run_disrt(tiny_cnn, x, topk=(1.5,))
