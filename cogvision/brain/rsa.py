@@ -14,9 +14,17 @@ Conventions follow rsatoolbox (Nili et al. 2014), and the values are tested equa
   z-scored (rsatoolbox's ``pool_rdm``).
 - Bootstrap over stimuli: stimuli are drawn with replacement, pairs of a stimulus with itself dropped.
 
-RDMs are computed with torch in row blocks (any device, float64 by default), so thousands of stimuli
-fit in bounded memory. Kendall's tau_a uses scipy's O(n log n) tau-b count and converts it with the
-tie counts: ``tau_a = tau_b * sqrt((n0 - n1)(n0 - n2)) / n0``.
+RDMs are computed in row blocks (float64 by default), so thousands of stimuli fit in bounded memory:
+with torch on an accelerator; on the CPU with numpy, whose ``a @ a.T`` calls BLAS ``syrk`` (half the
+products of a general matrix product) when one block holds every stimulus.
+
+Kendall's tau_a is counted exactly, ties included: ``tau_a = (C - D) / n0`` with ``n0 = n (n - 1) / 2``
+and ``C - D = n0 - T_x - T_y + T_xy - 2 D`` (``T``: pairs tied in x, in y, in both; ``D``: discordant
+pairs). Every vector is sorted once (one ``argsort``), however many vectors it is compared with: the
+references' dense ranks are computed once, each model vector is sorted once, and a comparison only gathers
+the reference's ranks in the model's order and counts discordant pairs there with scipy's compiled
+Fenwick-tree counter (``scipy.stats._stats._kendall_dis``, the one ``scipy.stats.kendalltau`` uses; it is
+private, so a scipy without it falls back to the public tau-b, converted with the tie counts).
 
 Examples
 --------
@@ -32,11 +40,18 @@ Examples
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 from scipy import stats
 
 from cogvision.device import resolve_device
+
+try:  # scipy's compiled O(n log n) count of discordant pairs (private; scipy.stats.kendalltau calls it)
+    from scipy.stats._stats import _kendall_dis
+except ImportError:  # a scipy without it: _tau_a falls back to the public tau-b
+    _kendall_dis = None
 
 METRICS = ("correlation", "cosine", "euclidean")
 METHODS = ("tau_a", "spearman", "pearson")
@@ -70,30 +85,42 @@ def compute_rdm(features, metric: str = "correlation", *, device: str = "cpu", b
     x = features if isinstance(features, torch.Tensor) else torch.from_numpy(np.asarray(features))
     if x.ndim < 2 or x.shape[0] < 2:
         raise ValueError(f"features have shape {tuple(x.shape)}; expected (n_stimuli >= 2, n_features...)")
-    x = x.reshape(x.shape[0], -1).to(device=dev, dtype=dtype)
-    if not torch.isfinite(x).all():
-        raise ValueError("features hold NaN or Inf; an RDM needs finite patterns")
+    x = x.detach().reshape(x.shape[0], -1).to(device=dev, dtype=dtype)
     if metric == "correlation":
         x = x - x.mean(1, keepdim=True)
-    if metric in ("correlation", "cosine"):
-        norm = x.norm(dim=1, keepdim=True)
-        if (norm == 0).any():
-            bad = torch.nonzero(norm[:, 0] == 0)[:5, 0].tolist()
-            raise ValueError(f"stimuli {bad} have constant (or zero) patterns; {metric} distance is undefined")
-        x = x / norm
     sq = (x * x).sum(1)
-    out = torch.empty(x.shape[0], x.shape[0], dtype=dtype, device=dev)
-    for start in range(0, x.shape[0], batch_size):
-        block = x[start:start + batch_size]
-        gram = block @ x.T
-        if metric == "euclidean":
-            out[start:start + len(block)] = (sq[start:start + len(block), None] + sq[None] - 2 * gram) / x.shape[1]
-        else:
-            out[start:start + len(block)] = 1 - gram
-    rdm = out.cpu().numpy().astype(np.float64)
-    rdm = (rdm + rdm.T) / 2
+    if not torch.isfinite(sq).all():  # one NaN or Inf in a pattern makes its sum of squares NaN or Inf
+        raise ValueError("features hold NaN or Inf (or values too large to square); an RDM needs finite patterns")
+    if metric in ("correlation", "cosine"):
+        if (sq == 0).any():
+            bad = torch.nonzero(sq == 0)[:5, 0].tolist()
+            raise ValueError(f"stimuli {bad} have constant (or zero) patterns; {metric} distance is undefined")
+        x = x / sq.sqrt()[:, None]
+        sq = torch.ones_like(sq)
+    n, n_features = x.shape
+    if dev.type == "cpu" and n <= batch_size:
+        a = x.numpy()
+        rdm = _from_gram(a @ a.T, sq.numpy(), sq.numpy(), metric, n_features)  # numpy: BLAS syrk, exactly symmetric
+    else:
+        out = torch.empty(n, n, dtype=dtype, device=dev)
+        for start in range(0, n, batch_size):
+            block = x[start:start + batch_size]
+            out[start:start + len(block)] = _from_gram(block @ x.T, sq[start:start + len(block)], sq, metric, n_features)
+        rdm = out.cpu().numpy()
+        rdm = (rdm + rdm.T) / 2
+    rdm = rdm.astype(np.float64, copy=False)
     np.fill_diagonal(rdm, 0.0)
     return rdm
+
+
+def _from_gram(gram, sq_rows, sq, metric: str, n_features: int):
+    """Dissimilarities of rows (squared norms ``sq_rows``) from their inner products ``gram`` with all patterns.
+
+    Works on numpy arrays and torch tensors alike; the patterns are unit-norm for correlation and cosine.
+    """
+    if metric == "euclidean":
+        return (sq_rows[:, None] + sq[None] - 2 * gram) / n_features
+    return 1 - gram
 
 
 def upper(rdms) -> np.ndarray:
@@ -110,15 +137,79 @@ def upper(rdms) -> np.ndarray:
     return rdms[..., i, j]
 
 
-def _tie_pairs(values: np.ndarray) -> int:
-    _, counts = np.unique(values, return_counts=True)
-    return int((counts * (counts - 1) // 2).sum())
+@dataclass(frozen=True)
+class _Sorted:
+    """A vector sorted once, for Kendall counts against any number of other vectors.
+
+    Attributes
+    ----------
+    order : ndarray of shape (n,)
+        ``argsort`` of the vector.
+    dense : ndarray of shape (n,), dtype intp
+        Dense ranks (1, 2, ...; equal values share one) in that order, so non-decreasing.
+    tied_pairs : int
+        Pairs of equal values.
+    tied : ndarray
+        Positions in ``order`` of values equal to another value; empty without ties.
+    """
+
+    order: np.ndarray
+    dense: np.ndarray
+    tied_pairs: int
+    tied: np.ndarray
+
+    @classmethod
+    def of(cls, values: np.ndarray) -> "_Sorted":
+        """Sort ``values`` (shape (n,), finite)."""
+        order = np.argsort(values)
+        ordered = values[order]
+        new = np.empty(len(values), dtype=bool)
+        new[0] = True
+        np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
+        dense = np.cumsum(new, dtype=np.intp)
+        if dense[-1] == len(values):
+            return cls(order, dense, 0, np.empty(0, dtype=np.intp))
+        counts = np.diff(np.append(np.flatnonzero(new), len(values)))
+        tied = ~(new & np.append(new[1:], True))  # not alone in its run
+        return cls(order, dense, int((counts * (counts - 1) // 2).sum()), np.flatnonzero(tied))
+
+    def ranks(self) -> np.ndarray:
+        """Dense ranks at the vector's own positions, shape (n,)."""
+        ranks = np.empty(len(self.order), dtype=np.intp)
+        ranks[self.order] = self.dense
+        return ranks
+
+
+def _tau_a(model: _Sorted, reference: _Sorted, reference_ranks: np.ndarray) -> float:
+    """Kendall's tau_a of a sorted model vector against a reference (``reference_ranks``: ``reference.ranks()``).
+
+    ``C - D = n0 - T_x - T_y + T_xy - 2 D``; D is counted with the model vector as x (sorted) and the
+    reference's dense ranks in the model's order as y.
+    """
+    n = len(model.order)
+    n0 = n * (n - 1) // 2
+    y = reference_ranks[model.order]
+    both = 0
+    if len(model.tied) and len(reference.tied):
+        _, counts = np.unique(model.dense[model.tied] * (n + 1) + y[model.tied], return_counts=True)
+        both = int((counts * (counts - 1) // 2).sum())
+    untied = n0 - model.tied_pairs - reference.tied_pairs + both  # C + D
+    if untied == 0:
+        return 0.0
+    if _kendall_dis is not None:
+        discordant = int(_kendall_dis(model.dense, y))
+    else:  # C - D from tau_b = (C - D) / sqrt((n0 - T_x)(n0 - T_y)); an integer, so rounding is exact
+        tau_b = stats.kendalltau(model.dense, y, variant="b").statistic
+        total = np.sqrt(float(n0 - model.tied_pairs) * float(n0 - reference.tied_pairs))
+        discordant = round((untied - tau_b * total) / 2)
+    return (untied - 2 * discordant) / n0
 
 
 def kendall_tau_a(x, y) -> float:
     """Kendall's tau_a of two vectors: (concordant - discordant) pairs over all n (n - 1) / 2 pairs.
 
     Ties count as neither concordant nor discordant but stay in the denominator (unlike tau_b).
+    Exact: pairs are counted in O(n log n), ties included (module docstring).
 
     Parameters
     ----------
@@ -133,12 +224,10 @@ def kendall_tau_a(x, y) -> float:
     y = np.asarray(y, dtype=np.float64).ravel()
     if x.shape != y.shape or x.size < 2:
         raise ValueError(f"tau_a needs two vectors of the same length >= 2, got {x.shape} and {y.shape}")
-    n0 = x.size * (x.size - 1) // 2
-    n1, n2 = _tie_pairs(x), _tie_pairs(y)
-    if n1 == n0 or n2 == n0:
-        return 0.0
-    tau_b = stats.kendalltau(x, y, variant="b").statistic
-    return float(np.clip(tau_b * np.sqrt(float(n0 - n1) * float(n0 - n2)) / n0, -1.0, 1.0))
+    if not (np.isfinite(x).all() and np.isfinite(y).all()):
+        raise ValueError("tau_a needs finite vectors; got NaN or Inf")
+    reference = _Sorted.of(y)
+    return _tau_a(_Sorted.of(x), reference, reference.ranks())
 
 
 def _as_vectors(rdms, name: str) -> np.ndarray:
@@ -168,7 +257,10 @@ def compare_vectors(a: np.ndarray, b: np.ndarray, method: str = "tau_a") -> np.n
         raise ValueError(f"RDM vectors have {a.shape[1]} and {b.shape[1]} pairs; the RDMs must be of the same "
                          "stimuli (same size)")
     if method == "tau_a":
-        return np.array([[kendall_tau_a(u, v) for v in b] for u in a])
+        references = [_Sorted.of(v) for v in b]  # each vector is sorted once, for all its comparisons
+        reference_ranks = [r.ranks() for r in references]
+        return np.array([[_tau_a(model, r, ranks) for r, ranks in zip(references, reference_ranks)]
+                         for model in map(_Sorted.of, a)], dtype=np.float64)
     if method == "spearman":
         a, b = stats.rankdata(a, axis=1), stats.rankdata(b, axis=1)
     za = a - a.mean(1, keepdims=True)
