@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import difflib
 import inspect
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from data_loaders.algonauts import load_algonauts_subject
 from data_loaders.amazon_covers import load_amazon_covers

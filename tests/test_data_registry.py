@@ -32,8 +32,8 @@ def test_load_equals_the_loader_called_directly():
 
 @pytest.mark.parametrize("name, message", [
     ("osei", r"unknown dataset 'osei' \(did you mean 'osie'\?\); choices: algonauts, amazon_covers, "),
-    ("nsd", "unknown dataset 'nsd'; choices: .*synthetic_brain, synthetic_gaze, synthetic_scanpaths, "
-            "videoattentiontarget$"),
+    ("nsd", ("unknown dataset 'nsd'; choices: .*synthetic_brain, synthetic_gaze, synthetic_scanpaths, "
+             "videoattentiontarget$")),
 ])
 def test_unknown_names_list_the_choices(name, message):
     with pytest.raises(ValueError, match=message):

@@ -6,7 +6,14 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from cogvision.io import read_checkpoint
-from cogvision.training import CHECKPOINT_NAME, EarlyStopping, LoopState, default_optimizer, fit, train_epoch
+from cogvision.training import (
+    CHECKPOINT_NAME,
+    EarlyStopping,
+    LoopState,
+    default_optimizer,
+    fit,
+    train_epoch,
+)
 
 CPU = torch.device("cpu")
 
@@ -65,8 +72,8 @@ def test_early_stopping_without_values_keeps_the_last_epoch_and_never_stops():
     assert (stopper.best, stopper.best_epoch, stopper.should_stop) == (None, 3, False)
 
 
-@pytest.mark.parametrize("kwargs, message", [(dict(mode="lowest"), "mode must be one of"),
-                                             (dict(patience=0), "patience must be >= 1")])
+@pytest.mark.parametrize("kwargs, message", [({"mode": "lowest"}, "mode must be one of"),
+                                             ({"patience": 0}, "patience must be >= 1")])
 def test_early_stopping_refuses_bad_settings(kwargs, message):
     with pytest.raises(ValueError, match=message):
         EarlyStopping(**kwargs)
@@ -110,8 +117,8 @@ def test_loop_state_round_trip_restores_every_part():
 @pytest.mark.parametrize("interrupt_after", [1, 2, 4])
 def test_resume_after_any_epoch_reproduces_the_uninterrupted_fit(tmp_path, interrupt_after):
     train, val = _problem()
-    kw = dict(batch_size=8, lr=0.03, weight_decay=0.01, val_metric=val, patience=3, grad_clip=2.0, seed=6,
-              scheduler=lambda o: torch.optim.lr_scheduler.StepLR(o, 2, 0.7), progress=False)
+    kw = {"batch_size": 8, "lr": 0.03, "weight_decay": 0.01, "val_metric": val, "patience": 3, "grad_clip": 2.0, "seed": 6,
+              "scheduler": lambda o: torch.optim.lr_scheduler.StepLR(o, 2, 0.7), "progress": False}
     full = _model()
     ref = fit(full, train, _loss, epochs=6, checkpoint_dir=tmp_path / "full", **kw)
     fit(_model(), train, _loss, epochs=interrupt_after, checkpoint_dir=tmp_path / "part", **kw)
@@ -126,8 +133,8 @@ def test_resume_after_any_epoch_reproduces_the_uninterrupted_fit(tmp_path, inter
 def test_resuming_a_fit_that_stopped_early_returns_its_result(tmp_path):
     train, _ = _problem()
     values = iter([1.0, 0.5, 0.9, 0.8])
-    kw = dict(epochs=8, lr=0.01, val_metric=lambda m: next(values), patience=2, progress=False,
-              checkpoint_dir=tmp_path)
+    kw = {"epochs": 8, "lr": 0.01, "val_metric": lambda m: next(values), "patience": 2, "progress": False,
+              "checkpoint_dir": tmp_path}
     first_model = _model()
     first = fit(first_model, train, _loss, **kw)
     assert first.stopped_early and len(first.history) == 4
@@ -139,8 +146,8 @@ def test_resuming_a_fit_that_stopped_early_returns_its_result(tmp_path):
     assert read_checkpoint(tmp_path / CHECKPOINT_NAME)["epoch"] == 3
 
 
-@pytest.mark.parametrize("extra, named", [(dict(lr=0.1), "lr="), (dict(weight_decay=0.0), "weight_decay="),
-                                          (dict(lr=0.1, weight_decay=0.1), "lr, weight_decay=")])
+@pytest.mark.parametrize("extra, named", [({"lr": 0.1}, "lr="), ({"weight_decay": 0.0}, "weight_decay="),
+                                          ({"lr": 0.1, "weight_decay": 0.1}, "lr, weight_decay=")])
 def test_optimizer_and_default_optimizer_settings_together_are_an_error(extra, named):
     train, _ = _problem()
     with pytest.raises(ValueError, match=f"both optimizer= and {named}"):

@@ -8,11 +8,32 @@
 """
 
 from cogvision.models import builtin  # registers the builtin constructors
-from cogvision.models.attention import AttentionRecorder, TokenLayout, block_names, explicit_attention, token_layout
-from cogvision.models.loading import MODEL_SOURCES, SPEC_EXAMPLES, load_model, split_spec
-from cogvision.models.preprocess import Preprocessing, preprocessing_for, set_preprocessing
+from cogvision.models.attention import (
+    AttentionRecorder,
+    TokenLayout,
+    block_names,
+    explicit_attention,
+    token_layout,
+)
+from cogvision.models.loading import (
+    MODEL_SOURCES,
+    SPEC_EXAMPLES,
+    load_model,
+    split_spec,
+)
+from cogvision.models.preprocess import (
+    Preprocessing,
+    preprocessing_for,
+    set_preprocessing,
+)
 from cogvision.models.probe import (
-    FEATURE_DIMS, FeatureRecorder, default_layers, extract_attention, extract_features, get_layer, list_layers,
+    FEATURE_DIMS,
+    FeatureRecorder,
+    default_layers,
+    extract_attention,
+    extract_features,
+    get_layer,
+    list_layers,
 )
 from cogvision.models.registry import BUILTIN_MODELS, register_model
 from cogvision.models.sparsity import TopKHandle, attach_topk, topk_sparsify
@@ -20,9 +41,33 @@ from cogvision.models.validate import ModelReport, validate_model
 from cogvision.models.weights import apply_state_dict, read_state_dict
 
 __all__ = [
-    "AttentionRecorder", "BUILTIN_MODELS", "FEATURE_DIMS", "FeatureRecorder", "MODEL_SOURCES", "ModelReport",
-    "Preprocessing", "SPEC_EXAMPLES", "TokenLayout", "TopKHandle", "apply_state_dict", "attach_topk", "block_names",
-    "builtin", "default_layers", "explicit_attention", "extract_attention", "extract_features", "get_layer",
-    "list_layers", "load_model", "preprocessing_for", "read_state_dict", "register_model", "set_preprocessing",
-    "split_spec", "token_layout", "topk_sparsify", "validate_model",
+    "BUILTIN_MODELS",
+    "FEATURE_DIMS",
+    "MODEL_SOURCES",
+    "SPEC_EXAMPLES",
+    "AttentionRecorder",
+    "FeatureRecorder",
+    "ModelReport",
+    "Preprocessing",
+    "TokenLayout",
+    "TopKHandle",
+    "apply_state_dict",
+    "attach_topk",
+    "block_names",
+    "builtin",
+    "default_layers",
+    "explicit_attention",
+    "extract_attention",
+    "extract_features",
+    "get_layer",
+    "list_layers",
+    "load_model",
+    "preprocessing_for",
+    "read_state_dict",
+    "register_model",
+    "set_preprocessing",
+    "split_spec",
+    "token_layout",
+    "topk_sparsify",
+    "validate_model",
 ]

@@ -66,7 +66,7 @@ def token_layout(model: nn.Module, image_size: tuple[int, int]) -> TokenLayout:
 def attention_modules(model: nn.Module) -> dict[str, nn.Module]:
     """Named self-attention modules of the kind this module can read (``qkv`` + ``num_heads``)."""
     return {name: m for name, m in model.named_modules()
-            if hasattr(m, "qkv") and hasattr(m, "num_heads") and isinstance(getattr(m, "qkv"), nn.Linear)}
+            if hasattr(m, "qkv") and hasattr(m, "num_heads") and isinstance(m.qkv, nn.Linear)}
 
 
 def block_names(model: nn.Module) -> list[str]:
@@ -121,7 +121,7 @@ class AttentionRecorder:
         self.maps: dict[str, torch.Tensor] = {}
         self._handles: list = []
 
-    def __enter__(self) -> "AttentionRecorder":
+    def __enter__(self) -> AttentionRecorder:
         for block, module in self.targets.items():
             self._handles.append(module.register_forward_pre_hook(self._hook(block)))
         return self

@@ -23,8 +23,9 @@ from __future__ import annotations
 import difflib
 import importlib
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import timm
 import torch
@@ -33,12 +34,16 @@ import torchvision
 from cogvision._docs import fill_doc
 from cogvision.device import resolve_device
 from cogvision.models.preprocess import (
-    ATTRIBUTE, Preprocessing, set_preprocessing, timm_preprocessing, torchvision_preprocessing,
+    ATTRIBUTE,
+    Preprocessing,
+    set_preprocessing,
+    timm_preprocessing,
+    torchvision_preprocessing,
 )
 from cogvision.models.registry import builtin_constructor, is_registered
 from cogvision.models.weights import apply_state_dict, read_state_dict
 
-ModelSource = Callable[[str, dict, bool], "tuple[torch.nn.Module, Preprocessing]"]
+ModelSource = Callable[[str, dict, bool], tuple[torch.nn.Module, Preprocessing]]
 CODE_FORM = "package.module:factory"
 TRUSTED_PACKAGE = "cogvision"
 
@@ -48,8 +53,7 @@ SPEC_EXAMPLES = {
     "torchvision": ("torchvision:mobilenet_v2", "any torchvision.models name, random init; weights from --weights"),
     "hf": ("hf:/path/to/local/dinov2-small", "a transformers model folder on disk (extra: cogvision[hf])"),
     "torchscript": ("torchscript:/path/to/model.pt", "a TorchScript archive"),
-    "module": ("mypackage.nets:my_cnn", "package.module:factory, any callable returning nn.Module (runs code: "
-               "allow_code)"),
+    "module": ("mypackage.nets:my_cnn", "package.module:factory, any callable returning nn.Module (runs code: allow_code)"),
 }
 
 

@@ -106,7 +106,7 @@ def timm_preprocessing(model: torch.nn.Module) -> Preprocessing:
     """Preprocessing from timm's data config of ``model``."""
     cfg = resolve_data_config({}, model=model)
     crop = int(cfg["input_size"][-1])
-    return Preprocessing(crop=crop, resize=int(round(crop / cfg.get("crop_pct", 0.875))),
+    return Preprocessing(crop=crop, resize=round(crop / cfg.get("crop_pct", 0.875)),
                          mean=tuple(cfg["mean"]), std=tuple(cfg["std"]),
                          interpolation="bicubic" if cfg.get("interpolation") == "bicubic" else "bilinear",
                          source="timm")

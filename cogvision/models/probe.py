@@ -14,7 +14,7 @@ Layers of different sizes cannot share a dim in one ``xarray.Dataset``, hence a 
 from __future__ import annotations
 
 import difflib
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 import torch
@@ -94,7 +94,7 @@ class FeatureRecorder:
         self.outputs: dict[str, torch.Tensor] = {}
         self._handles: list = []
 
-    def __enter__(self) -> "FeatureRecorder":
+    def __enter__(self) -> FeatureRecorder:
         for name, module in self.modules.items():
             self._handles.append(module.register_forward_hook(self._hook(name)))
         return self

@@ -70,7 +70,7 @@ class TopKHandle:
             handle.remove()
         self._handles = []
 
-    def __enter__(self) -> "TopKHandle":
+    def __enter__(self) -> TopKHandle:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -26,7 +26,13 @@ Example
 ['epoch', 'train_loss', 'lr', 'seconds']
 """
 
-from cogvision.training.loop import CHECKPOINT_NAME, FitResult, default_optimizer, fit, train_epoch
+from cogvision.training.loop import (
+    CHECKPOINT_NAME,
+    FitResult,
+    default_optimizer,
+    fit,
+    train_epoch,
+)
 from cogvision.training.state import EarlyStopping, LoopState, rng_state, set_rng_state
 from cogvision.training.utils import atomic_torch_save, seed_everything, to_device
 

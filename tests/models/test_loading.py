@@ -6,7 +6,13 @@ import torch
 from safetensors.torch import save_file
 
 from cogvision.models import (
-    BUILTIN_MODELS, MODEL_SOURCES, SPEC_EXAMPLES, load_model, preprocessing_for, read_state_dict, register_model,
+    BUILTIN_MODELS,
+    MODEL_SOURCES,
+    SPEC_EXAMPLES,
+    load_model,
+    preprocessing_for,
+    read_state_dict,
+    register_model,
 )
 
 TINY = "builtin:tiny_cnn"
@@ -36,8 +42,8 @@ def test_specs_of_every_kind(tmp_path):
     ("torchvision:resnet19", False, "resnet18"),
     ("builtin:tiny_cn", False, "did you mean 'tiny_cnn'"),
     ("cogvision.models.builtin:tiny_cn", False, "tiny_cnn"),
-    ("tim:resnet18", False, r"'tim' is not a model source \(did you mean timm:\?\)\. Sources that run no code: "
-                            "builtin, hf, timm, torchscript, torchvision"),
+    ("tim:resnet18", False, (r"'tim' is not a model source \(did you mean timm:\?\)\. Sources that run no code: "
+                             "builtin, hf, timm, torchscript, torchvision")),
     ("t-x:resnet18", True, "unknown model source 't-x'.*choices: builtin, hf, timm, torchscript, torchvision"),
     ("no_such_module_xyz:factory", True, "cannot import"),
     ("timm:", False, "no name"),

@@ -3,8 +3,15 @@ import pytest
 import torch
 
 from cogvision.models import (
-    AttentionRecorder, default_layers, explicit_attention, extract_attention, extract_features, list_layers,
-    load_model, token_layout, validate_model,
+    AttentionRecorder,
+    default_layers,
+    explicit_attention,
+    extract_attention,
+    extract_features,
+    list_layers,
+    load_model,
+    token_layout,
+    validate_model,
 )
 
 
