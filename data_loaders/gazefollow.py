@@ -12,7 +12,9 @@ Two formats:
 
 Tables use the column names ``path, eye_x, eye_y, body_x, body_y, body_w, body_h, gaze_x, gaze_y,
 x1, y1, x2, y2, inout``; several annotators per person become a ``gaze`` column of (K, 2) arrays
-(:func:`group_annotators`).
+(:func:`group_annotators`). :func:`read_annotations` reads either format into annotator points for scoring;
+:func:`gazefollow_samples` gives the training rows with their images as a
+:class:`~cogvision.gaze.samples.GazeSamples`.
 """
 
 from __future__ import annotations
@@ -22,6 +24,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
+from PIL import Image
+from scipy.io import loadmat
+
+from cogvision.gaze.samples import GazeSamples, stretch_resize
+from data_loaders.images import read_image
+
+TEXT_SUFFIXES = (".txt", ".csv")
 
 TXT_COLUMNS = ["path", "idx", "body_x", "body_y", "body_w", "body_h", "eye_x", "eye_y", "gaze_x", "gaze_y",
                "x1", "y1", "x2", "y2", "inout", "source", "meta"]
@@ -52,8 +62,6 @@ def image_sizes(paths, root: str | os.PathLike) -> pd.DataFrame:
     FileNotFoundError
         Listing the missing images (see :func:`check_images`).
     """
-    from PIL import Image
-
     root = Path(root)
     unique = check_images(paths, root)
     rows = []
@@ -80,12 +88,13 @@ def read_gazefollow_mat(path: str | os.PathLike) -> pd.DataFrame:
     ValueError
         If a needed field (``test_path`` / ``train_path``, ``*_eyes``, ``*_gaze``, ``*_bbox``) is absent.
     """
-    from scipy.io import loadmat
-
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"GazeFollow annotation file {path} does not exist")
-    mat = loadmat(path)
+    try:
+        mat = loadmat(path)
+    except (ValueError, TypeError, OSError) as err:
+        raise ValueError(f"{path} is not a readable .mat file ({' '.join(str(err).split())})") from None
     prefix = next((p for p in ("test", "train") if f"{p}_path" in mat), None)
     if prefix is None:
         raise ValueError(f"{path}: no 'test_path' or 'train_path' field; has {[k for k in mat if not k.startswith('__')]}")
@@ -199,3 +208,83 @@ def gaze_array(table: pd.DataFrame, k: int | None = None) -> np.ndarray:
             raise ValueError(f"row {i} has {len(g)} annotators, more than k={k}")
         out[i, :len(g)] = g
     return out
+
+
+def read_annotations(path: str | os.PathLike, image_root: str | os.PathLike | None = None
+                     ) -> tuple[np.ndarray, np.ndarray | None]:
+    """(P, K, 2) annotator points (-1 padded) and (P, 2) image (height, width) or ``None``, from a file.
+
+    Parameters
+    ----------
+    path
+        GazeFollow annotations: the MIT ``.mat`` release, or Chong's 16/17-column text (``.txt``/``.csv``;
+        rows are grouped into people by path and eye point; out-of-frame rows are left out).
+    image_root
+        Image folder: image sizes are read from it (missing images are listed), so AUC can be at image size.
+
+    Raises
+    ------
+    ValueError
+        If the suffix is neither ``.mat`` nor a text format.
+    """
+    path = Path(path)
+    if path.suffix == ".mat":
+        people = read_gazefollow_mat(path)
+    elif path.suffix in TEXT_SUFFIXES:
+        table = read_gazefollow_txt(path)
+        people = group_annotators(table[table["inout"] == 1])
+    else:
+        raise ValueError(f"--gazefollow {path}: expected the .mat release or Chong's text annotations "
+                         f"({', '.join(TEXT_SUFFIXES)}), got {path.suffix!r}")
+    if image_root is None:
+        return gaze_array(people), None
+    sizes = image_sizes(people["path"], image_root).loc[people["path"]]
+    return gaze_array(people), sizes[["height", "width"]].to_numpy(int)
+
+
+class FolderImages:
+    """Images under ``root`` read when indexed and resized to ``size`` x ``size`` (a GazeSamples image source).
+
+    Parameters
+    ----------
+    paths
+        Relative image paths (duplicates are read once; see :attr:`paths`).
+    root
+        Image folder.
+    size
+        Side S of the returned (3, S, S) images (resized without keeping the aspect ratio, as ViTGaze does).
+
+    Raises
+    ------
+    FileNotFoundError
+        Listing the missing images (see :func:`check_images`).
+    """
+
+    def __init__(self, paths, root: str | os.PathLike, size: int):
+        self.root = Path(root)
+        self.paths = check_images(paths, self.root)
+        self.size = int(size)
+        self.shape = (len(self.paths), 3, self.size, self.size)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        return stretch_resize(read_image(self.root / self.paths[index]), self.size)
+
+
+def gazefollow_samples(path: str | os.PathLike, image_root: str | os.PathLike, image_size: int) -> GazeSamples:
+    """Chong's 17-column training annotations (head boxes normalised by each image's size) with their images.
+
+    Raises
+    ------
+    FileNotFoundError
+        Missing annotation file or images (listed by path).
+    ValueError
+        A file with the wrong number of columns.
+    """
+    table = read_gazefollow_txt(path, normalise_boxes=True, image_root=image_root)
+    images = FolderImages(table["path"], image_root, image_size)
+    index = {p: i for i, p in enumerate(images.paths)}
+    table["scene"] = table["path"].map(index).astype(int)
+    return GazeSamples(table, images)

@@ -22,6 +22,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from cogvision.gaze.samples import GazeSamples
+
 PEOPLE_COLUMNS = ["scene", "person", "x1", "y1", "x2", "y2", "head_x", "head_y", "gaze_x", "gaze_y", "inout",
                   "target", "angle"]
 OBJECT_COLUMNS = ["scene", "object", "x", "y", "radius", "shape"]
@@ -53,6 +55,10 @@ class GazeScenes:
     images: torch.Tensor
     people: pd.DataFrame
     objects: pd.DataFrame
+
+    def samples(self) -> GazeSamples:
+        """The people of these scenes as :class:`~cogvision.gaze.samples.GazeSamples` (one item per person)."""
+        return GazeSamples(self.people, self.images)
 
 
 def _angle_gap(a: np.ndarray | float, b: np.ndarray | float) -> np.ndarray:

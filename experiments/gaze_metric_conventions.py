@@ -18,12 +18,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
 
-from cogvision.gaze.evaluate import analytic_heatmaps, read_annotations
+from cogvision.gaze.evaluate import analytic_heatmaps
 from cogvision.gaze.metrics import gazefollow_auc, vat_auc
+from cogvision.reporting import get_logger
+from data_loaders.gazefollow import read_annotations
+
+log = get_logger(__name__)
 
 ANNOTATIONS = Path(__file__).resolve().parents[2] / "shared/data/gaze_following/gazefollow_test2/test2_annotations.mat"
 
@@ -34,6 +39,7 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=1, help="score every n-th person")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
     gaze, _ = read_annotations(args.annotations)
     gaze = gaze[::args.every]
     valid = (gaze >= 0).all(-1, keepdims=True)
@@ -49,7 +55,7 @@ def main() -> None:
                 row[f"vat_auc_{region}_{resize}"] = float(np.mean([vat_auc(m, p, region=region, resize=resize)
                                                                     for m, p in zip(maps, mean)]))
         rows.append(row)
-        print(json.dumps(row))
+        log.info(json.dumps(row))
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(rows, indent=2))

@@ -10,23 +10,27 @@ prior and the training-mean prior. The numbers in docs/gaze.md come from::
 Every variant starts its decoder's output convolution at zero (``zero_init_output``): with the paper's
 initialisation (``--paper-init``) some seeds of every variant collapse to flat maps at this training size.
 Runs whose ``vitgaze.pt`` exists are not retrained (re-scoring only). Writes ``runs.csv`` (one row per
-method and seed), ``table.csv`` and ``report.md`` into ``--out``; checkpoints go to ``--runs``.
+method and seed), ``table.csv`` (each also as Parquet) and ``report.md`` into ``--out``; run folders go to
+``--runs``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import time
-from dataclasses import asdict, replace
 from pathlib import Path
 
 import torch
 
-from cogvision.gaze.study import markdown, score_study, train_variants
-from cogvision.gaze.train import TrainConfig
+from cogvision.gaze.config import preset
+from cogvision.gaze.study import markdown
+from cogvision.io import atomic_write, write_table
+from cogvision.jobs.gaze_study import score_synthetic_study, train_variants
+from cogvision.reporting import get_logger
 
-CONFIG = Path(__file__).resolve().parents[1] / "cogvision" / "gaze" / "configs" / "synthetic.json"
+log = get_logger(__name__)
 
 
 def main() -> None:
@@ -42,21 +46,21 @@ def main() -> None:
     parser.add_argument("--paper-init", action="store_true",
                         help="the paper's decoder initialisation (some seeds collapse to flat maps)")
     args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
     torch.set_num_threads(args.threads)
-    base = replace(TrainConfig.from_file(CONFIG), n_train=args.n_train, n_val=args.n_val, epochs=args.epochs,
-                   zero_init_output=not args.paper_init)
+    base = preset("synthetic", n_train=args.n_train, n_val=args.n_val, epochs=args.epochs,
+                  zero_init_output=not args.paper_init)
     t0 = time.perf_counter()
     paths = train_variants(base, args.seeds, args.runs)
-    runs, table = score_study(paths, base, n_test=args.n_test)
-    args.out.mkdir(parents=True, exist_ok=True)
-    runs.to_csv(args.out / "runs.csv", index=False)
-    table.to_csv(args.out / "table.csv", index=False)
-    settings = {**asdict(base), "seeds": args.seeds, "n_test": args.n_test, "test_seed": 12345}
+    runs, table = score_synthetic_study(paths, base, n_test=args.n_test)
+    write_table(runs, args.out / "runs.csv")
+    write_table(table, args.out / "table.csv")
+    settings = {**base.model_dump(mode="json"), "seeds": args.seeds, "n_test": args.n_test, "test_seed": 12345}
     text = (f"# ViTGaze ablations on synthetic scenes\n\nSettings: {json.dumps(settings)}\n\n{markdown(table)}\n\n"
             f"Per run:\n\n```\n{runs.round(3).to_string(index=False)}\n```\n")
-    (args.out / "report.md").write_text(text)
-    print(text)
-    print(f"took {time.perf_counter() - t0:.0f} s")
+    atomic_write(args.out / "report.md", text)
+    log.info(text)
+    log.info("wrote %s in %.0f s", args.out, time.perf_counter() - t0)
 
 
 if __name__ == "__main__":

@@ -11,14 +11,17 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import matplotlib.pyplot as plt
-
-from cogvision.gaze.train import TrainConfig, train_vitgaze
+from cogvision.gaze.config import preset
+from cogvision.gaze.evaluate import score_analytic
+from cogvision.gaze.predict import predict_dataset
+from cogvision.io import save_figure
+from cogvision.jobs.gaze_train import train_in_memory
 from cogvision.viz.gaze import plot_scene_predictions, plot_scores
+from data_loaders.gazefollow import gaze_array, read_gazefollow_mat
 
 COMMAND = "cogvision gaze train cogvision/gaze/configs/synthetic.json --out results/gaze_synthetic"
-DEMO_CONFIG = dict(model="cogvision.gaze.backbones:gaze_vit", image_size=64, n_train=1000, n_val=120, epochs=3,
-                   batch_size=32, lr=2e-3, seed=0)
+PRESET = "demo"  # cogvision/gaze/configs/demo.json
+CONFIG_CHANGES: dict = {}  # changes to the preset (tests run a smaller one)
 GAZEFOLLOW_STRIDE = 5
 
 
@@ -47,25 +50,20 @@ def run(out_dir: Path, shared: Path | None = None, device: str = "auto") -> dict
     dict
         ``title``, ``markdown``, ``numbers`` (floats computed here) and ``command`` (the full-size run).
     """
-    from cogvision.gaze.predict import predict_dataset
-
     t0 = time.perf_counter()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    config = TrainConfig(**DEMO_CONFIG)
-    result = train_vitgaze(config, device=device, progress=False)
+    config = preset(PRESET, **CONFIG_CHANGES)
+    result = train_in_memory(config, device=device, progress=False)
     scores = result.scores
     numbers = {f"{row.method}: {metric}": float(getattr(row, metric))
                for row in scores.itertuples() for metric in ("auc", "avg_l2", "vat_auc", "ap")}
     numbers["fit seconds"] = result.seconds
 
-    heatmaps, _ = predict_dataset(result.model, result.val, device=device)
-    fig = plot_scene_predictions(result.val.images, result.val.people, heatmaps, n=6)
-    fig.savefig(out_dir / "gaze_examples.png", dpi=90)
-    plt.close(fig)
-    fig = plot_scores(scores)
-    fig.savefig(out_dir / "gaze_scores.png", dpi=90)
-    plt.close(fig)
+    val = result.data.val
+    heatmaps, _ = predict_dataset(result.model, val, device=device, progress=False)
+    save_figure(plot_scene_predictions(val.images, val.people, heatmaps, n=6), out_dir / "gaze_examples.png", dpi=90)
+    save_figure(plot_scores(scores), out_dir / "gaze_scores.png", dpi=90)
 
     markdown = (
         f"ViTGaze (Song et al. 2024): attention maps of {len(result.model.blocks)} blocks of a small ViT "
@@ -80,9 +78,6 @@ def run(out_dir: Path, shared: Path | None = None, device: str = "auto") -> dict
     )
     test2 = Path(shared) / "data" / "gaze_following" / "gazefollow_test2" / "test2_annotations.mat" if shared else None
     if test2 is not None and test2.exists():
-        from cogvision.gaze.evaluate import score_analytic
-        from data_loaders.gazefollow import gaze_array, read_gazefollow_mat
-
         gaze = gaze_array(read_gazefollow_mat(test2))[::GAZEFOLLOW_STRIDE]
         analytic = score_analytic(gaze, seed=0)
         for row in analytic.itertuples():

@@ -4,15 +4,18 @@ ViTGaze starts from a pretrained DINOv2 whose attention already knows where thin
 initialised ViT does not: with timm's default position embedding (small random values) it first has
 to discover the 2-D layout. :func:`gaze_vit` starts the (still learnable) position embedding from the
 fixed 2-D sine-cosine embedding of MAE (He et al. 2022), so attention can be spatial from the first
-step. Load it with ``load_model("cogvision.gaze.backbones:gaze_vit")``.
+step. It is a registered constructor: load it with ``load_model("cogvision.gaze.backbones:gaze_vit")`` (or
+``"builtin:gaze_vit"`` once :mod:`cogvision.gaze` is imported), without ``allow_code``.
 """
 
 from __future__ import annotations
 
 import torch
+from timm.models.vision_transformer import VisionTransformer
 from torch import nn
 
 from cogvision.models.preprocess import Preprocessing, set_preprocessing
+from cogvision.models.registry import register_model
 
 
 def sincos_position_embedding(dim: int, grid: tuple[int, int]) -> torch.Tensor:
@@ -36,6 +39,7 @@ def sincos_position_embedding(dim: int, grid: tuple[int, int]) -> torch.Tensor:
     return torch.cat(parts, dim=1).float()
 
 
+@register_model
 def gaze_vit(image_size: int = 64, patch_size: int = 8, embed_dim: int = 64, depth: int = 4, num_heads: int = 4,
              reg_tokens: int = 0) -> nn.Module:
     """A timm VisionTransformer (dynamic image size) with a sin-cos-initialised, learnable position embedding.
@@ -50,8 +54,6 @@ def gaze_vit(image_size: int = 64, patch_size: int = 8, embed_dim: int = 64, dep
     torch.nn.Module
         With preprocessing mean = std = 0.5 attached.
     """
-    from timm.models.vision_transformer import VisionTransformer
-
     model = VisionTransformer(img_size=image_size, patch_size=patch_size, embed_dim=embed_dim, depth=depth,
                               num_heads=num_heads, reg_tokens=reg_tokens, num_classes=0, dynamic_img_size=True)
     grid = model.patch_embed.grid_size

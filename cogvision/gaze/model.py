@@ -11,17 +11,30 @@ last block's patch tokens pooled with the same guidance weights.
 ...             torch.tensor([0, 0]))
 >>> tuple(out.heatmap.shape), tuple(out.inout_logit.shape)
 ((2, 64, 64), (2,))
+
+Save and load (weights plus the JSON config the model is rebuilt from):
+
+>>> import tempfile
+>>> from pathlib import Path
+>>> path = model.save(Path(tempfile.mkdtemp()) / "vitgaze.safetensors")
+>>> ViTGaze.load(path, device="cpu").config == model.config
+True
 """
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
 from torch import nn
+
+from cogvision._docs import fill_doc
 
 from cogvision.device import resolve_device
 from cogvision.gaze.ablations import FEATURES, GUIDANCE, TokenFeatures, check_choice, uniform_weights
@@ -29,7 +42,7 @@ from cogvision.gaze.guidance import SpatialGuidance, check_boxes, expand_boxes, 
 from cogvision.gaze.interaction import QueryKeyCapture, default_blocks, guided_interaction
 from cogvision.models import FeatureRecorder, block_names, load_model, preprocessing_for, token_layout
 from cogvision.models.attention import attention_modules
-from cogvision.training import atomic_torch_save
+from cogvision.io import atomic_write, read_checkpoint
 
 CHECKPOINT_FORMAT = "cogvision.gaze.ViTGaze/1"
 
@@ -145,6 +158,66 @@ class ViTGaze(nn.Module):
         if self.freeze_backbone:
             self.backbone.requires_grad_(False)
         self.config: dict[str, Any] = {}
+        self.extra: dict[str, Any] = {}
+
+    def save(self, path: str | os.PathLike, extra: dict[str, Any] | None = None) -> Path:
+        """Write the model as weights plus the JSON config it is rebuilt from, atomically.
+
+        Parameters
+        ----------
+        path
+            ``.safetensors``: tensors with the config in the file's metadata; any other suffix (``.pt``): a
+            weights-only torch file ``{"format", "config", "extra", "state_dict"}``. Both are read by
+            :meth:`load` without running code from the file.
+        extra
+            JSON-ready record stored beside the config (e.g. the training config).
+
+        Raises
+        ------
+        ValueError
+            If the model was not built by :func:`build_vitgaze` (it has no config to rebuild it from).
+        """
+        if not self.config:
+            raise ValueError("model has no config: build it with build_vitgaze so that it can be rebuilt on load")
+        path = Path(path)
+        state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
+        config = json.loads(json.dumps(self.config))  # plain JSON values only
+        extra = json.loads(json.dumps(extra or {}, default=str))
+        if path.suffix == ".safetensors":
+            meta = {"format": CHECKPOINT_FORMAT, "config": json.dumps(config), "extra": json.dumps(extra)}
+            return atomic_write(path, lambda tmp: save_file(state, str(tmp), metadata=meta))
+        record = {"format": CHECKPOINT_FORMAT, "config": config, "extra": extra, "state_dict": state}
+        return atomic_write(path, lambda tmp: torch.save(record, tmp))
+
+    @classmethod
+    @fill_doc
+    def load(cls, path: str | os.PathLike, device: str | torch.device = "auto") -> "ViTGaze":
+        """Rebuild a model written by :meth:`save` (by keyword, from its config), with its weights.
+
+        Parameters
+        ----------
+        path
+            A ``.safetensors`` or weights-only torch file from :meth:`save`.
+        %(device)s
+
+        Raises
+        ------
+        FileNotFoundError
+            If ``path`` does not exist.
+        ValueError
+            If the file is empty, corrupt, not a ViTGaze checkpoint, or its weights do not fit its config.
+        """
+        path = Path(path)
+        config, extra, state = _read_vitgaze_file(path)
+        try:
+            model = build_vitgaze(config["spec"], device="cpu", backbone_kwargs=config["backbone_kwargs"],
+                                  **config["gaze_kwargs"])
+            model.load_state_dict(state)
+        except (KeyError, TypeError, RuntimeError) as err:
+            raise ValueError(f"ViTGaze checkpoint {path} does not rebuild its model "
+                             f"({type(err).__name__}: {' '.join(str(err).split())[:300]})") from None
+        model.extra = extra
+        return model.to(resolve_device(device)).eval()
 
     def train(self, mode: bool = True) -> "ViTGaze":
         """Set training mode; a frozen backbone stays in eval mode."""
@@ -206,6 +279,7 @@ class ViTGaze(nn.Module):
                           weights=weights.reshape(-1, *layout.grid))
 
 
+@fill_doc
 def build_vitgaze(spec: str, weights: str | os.PathLike | None = None, device: str | torch.device = "auto",
                   backbone_kwargs: dict | None = None, **gaze_kwargs: Any) -> ViTGaze:
     """Load a backbone with :func:`cogvision.models.load_model` and wrap it in :class:`ViTGaze`.
@@ -216,8 +290,7 @@ def build_vitgaze(spec: str, weights: str | os.PathLike | None = None, device: s
         Backbone spec, e.g. ``timm:vit_small_patch14_dinov2`` or ``cogvision.models.builtin:tiny_vit``.
     weights
         Local backbone weights (safetensors or torch state dict).
-    device
-        ``"auto"`` or explicit.
+    %(device)s
     backbone_kwargs
         Passed to the backbone constructor; for ``timm:`` specs ``dynamic_img_size=True`` is added unless
         given, so that any input size works.
@@ -242,44 +315,38 @@ def build_vitgaze(spec: str, weights: str | os.PathLike | None = None, device: s
     return model.to(resolve_device(device)).eval()
 
 
-def save_vitgaze(model: ViTGaze, path: str | os.PathLike, extra: dict | None = None) -> Path:
-    """Write a checkpoint (config + state dict, readable with ``weights_only=True``) atomically."""
-    if not model.config:
-        raise ValueError("model has no config: build it with build_vitgaze so that it can be rebuilt on load")
-    path = Path(path)
-    atomic_torch_save({"format": CHECKPOINT_FORMAT, "config": model.config, "extra": extra or {},
-                       "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}}, path)
-    return path
-
-
-def load_vitgaze(path: str | os.PathLike, device: str | torch.device = "auto") -> ViTGaze:
-    """Rebuild a :class:`ViTGaze` saved by :func:`save_vitgaze` (no foreign code runs: ``weights_only``).
-
-    Raises
-    ------
-    FileNotFoundError
-        If ``path`` does not exist.
-    ValueError
-        If the file is not a ViTGaze checkpoint.
-    """
-    path = Path(path)
+def _read_vitgaze_file(path: Path) -> tuple[dict[str, Any], dict[str, Any], dict[str, torch.Tensor]]:
+    """(config, extra, state dict) of a file written by :meth:`ViTGaze.save`; errors name the file."""
     if not path.is_file():
-        raise FileNotFoundError(f"ViTGaze checkpoint {path} does not exist")
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path} is not a ViTGaze checkpoint (expected format {CHECKPOINT_FORMAT!r}; "
-                         "a plain backbone state dict goes to --weights together with --model)")
-    config = state["config"]
-    model = build_vitgaze(config["spec"], device="cpu", backbone_kwargs=config["backbone_kwargs"],
-                          **config["gaze_kwargs"])
-    model.load_state_dict(state["state_dict"])
-    return model.to(resolve_device(device)).eval()
+        raise FileNotFoundError(f"ViTGaze checkpoint {path} does not exist" if not path.exists()
+                                else f"ViTGaze checkpoint {path} is not a file")
+    not_ours = (f"{path} is not a ViTGaze checkpoint (expected format {CHECKPOINT_FORMAT!r}, as written by "
+                "ViTGaze.save or `cogvision gaze train`; a plain backbone state dict goes to --weights together "
+                "with --model)")
+    if path.suffix == ".safetensors":
+        try:
+            with safe_open(str(path), framework="pt") as handle:
+                meta = handle.metadata() or {}
+                state = {key: handle.get_tensor(key) for key in handle.keys()}
+        except (SafetensorError, OSError, ValueError) as err:
+            raise ValueError(f"ViTGaze checkpoint {path} is not a readable .safetensors file "
+                             f"({' '.join(str(err).split())})") from None
+        if meta.get("format") != CHECKPOINT_FORMAT:
+            raise ValueError(not_ours)
+        try:
+            return json.loads(meta["config"]), json.loads(meta.get("extra", "{}")), state
+        except (KeyError, json.JSONDecodeError):
+            raise ValueError(f"{path}: the ViTGaze config in its metadata is missing or not JSON") from None
+    stored = read_checkpoint(path, "ViTGaze checkpoint")
+    if not isinstance(stored, dict) or stored.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(not_ours)
+    return stored["config"], stored.get("extra", {}), stored["state_dict"]
 
 
 def is_vitgaze_checkpoint(path: str | os.PathLike) -> bool:
-    """Whether ``path`` holds a checkpoint written by :func:`save_vitgaze`."""
+    """Whether ``path`` is a readable file written by :meth:`ViTGaze.save` (``False`` for anything else)."""
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:  # noqa: BLE001 - any unreadable file is simply not one of ours
+        _read_vitgaze_file(Path(path))
+    except (OSError, ValueError):
         return False
-    return isinstance(state, dict) and state.get("format") == CHECKPOINT_FORMAT
+    return True

@@ -11,18 +11,19 @@
 
 from __future__ import annotations
 
-import os
 from typing import Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 import xarray as xr
 from torch.utils.data import DataLoader, Dataset
 
+from cogvision._docs import fill_doc
 from cogvision.device import resolve_device
 from cogvision.gaze.metrics import gaze_point
 from cogvision.gaze.model import ViTGaze
+from cogvision.gaze.samples import stretch_resize
+from cogvision.reporting import progress as progress_bar
 
 
 def pixel_boxes_to_normalised(heads: Sequence[Sequence[float]], width: int, height: int) -> torch.Tensor:
@@ -50,8 +51,9 @@ def pixel_boxes_to_normalised(heads: Sequence[Sequence[float]], width: int, heig
     return torch.tensor(boxes, dtype=torch.float32)
 
 
+@fill_doc
 @torch.no_grad()
-def predict(model: ViTGaze, image: torch.Tensor | str | os.PathLike, heads: Sequence[Sequence[float]],
+def predict(model: ViTGaze, image: torch.Tensor, heads: Sequence[Sequence[float]],
             refine: bool = False, image_size: int | None = None, device: str | torch.device = "auto") -> xr.Dataset:
     """Gaze of every person in one image, from a single backbone pass.
 
@@ -60,7 +62,7 @@ def predict(model: ViTGaze, image: torch.Tensor | str | os.PathLike, heads: Sequ
     model
         A :class:`~cogvision.gaze.model.ViTGaze`.
     image
-        (3, H, W) float in [0, 1], or an image path.
+        (3, H, W) float in [0, 1] (read a file with ``data_loaders.images.read_image``).
     heads
         Head boxes ``(x1, y1, x2, y2)`` in pixels of the original image, one per person.
     refine
@@ -68,8 +70,7 @@ def predict(model: ViTGaze, image: torch.Tensor | str | os.PathLike, heads: Sequ
     image_size
         Square input side; default ``model.image_size``. The image is resized without keeping its aspect
         ratio (as ViTGaze does).
-    device
-        ``"auto"`` or explicit.
+    %(device)s
 
     Returns
     -------
@@ -79,19 +80,16 @@ def predict(model: ViTGaze, image: torch.Tensor | str | os.PathLike, heads: Sequ
         ``inout`` (person): probability that the target is inside the frame; ``box`` (person, corner).
         Attributes ``width``, ``height``, ``input_size``.
     """
-    if not isinstance(image, torch.Tensor):
-        from data_loaders.images import read_image
-
-        image = read_image(image)
-    if image.ndim != 3 or image.shape[0] != 3:
-        raise ValueError(f"image must be (3, H, W) in [0, 1], got {tuple(image.shape)}")
+    if not isinstance(image, torch.Tensor) or image.ndim != 3 or image.shape[0] != 3:
+        raise ValueError(f"image must be a (3, H, W) tensor in [0, 1], got {getattr(image, 'shape', type(image))}")
+    if not image.is_floating_point():
+        raise ValueError(f"image must be float in [0, 1], got {image.dtype} (divide uint8 images by 255)")
     height, width = image.shape[-2:]
     boxes = pixel_boxes_to_normalised(heads, width, height)
     size = int(image_size or model.image_size)
     dev = resolve_device(device)
     model = model.to(dev).eval()
-    x = F.interpolate(image[None].float(), size=(size, size), mode="bilinear", align_corners=False,
-                      antialias=True).clamp(0, 1).to(dev)
+    x = stretch_resize(image, size)[None].to(dev)
     out = model(x, boxes.to(dev), torch.zeros(len(boxes), dtype=torch.long, device=dev))
     heatmaps = out.heatmap.float().cpu().numpy()
     points = np.array([gaze_point(h, refine=refine) for h in heatmaps])
@@ -112,10 +110,22 @@ def predict(model: ViTGaze, image: torch.Tensor | str | os.PathLike, heads: Sequ
     )
 
 
+@fill_doc
 @torch.no_grad()
-def predict_dataset(model: ViTGaze, dataset: Dataset, batch_size: int = 64,
-                    device: str | torch.device = "auto") -> tuple[np.ndarray, np.ndarray]:
-    """Heatmaps and in-frame probabilities for every item of a :class:`~cogvision.gaze.train.GazeSamples`.
+def predict_dataset(model: ViTGaze, dataset: Dataset, batch_size: int = 64, device: str | torch.device = "auto",
+                    progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Heatmaps and in-frame probabilities for every item of a :class:`~cogvision.gaze.samples.GazeSamples`.
+
+    Parameters
+    ----------
+    model
+        A :class:`~cogvision.gaze.model.ViTGaze`.
+    dataset
+        Items ``{"image", "box", ...}`` (one person each).
+    batch_size
+        People per forward pass.
+    %(device)s
+    %(progress)s
 
     Returns
     -------
@@ -127,7 +137,8 @@ def predict_dataset(model: ViTGaze, dataset: Dataset, batch_size: int = 64,
     dev = resolve_device(device)
     model = model.to(dev).eval()
     heatmaps, inout = [], []
-    for batch in DataLoader(dataset, batch_size=batch_size, shuffle=False):
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False)
+    for batch in progress_bar(loader, desc="predict", disable=None if progress else True):
         out = model(batch["image"].to(dev), batch["box"].to(dev))
         heatmaps.append(out.heatmap.float().cpu())
         inout.append(torch.sigmoid(out.inout_logit).float().cpu())

@@ -8,12 +8,14 @@ object prior that knows every object but not where the head points). Intervals:
   training runs: initialisation, training scenes, batch order), and the paired difference to the full
   model (same seed, hence same training scenes);
 - baselines (deterministic): 95 % percentile bootstrap over test people.
+
+The runs are trained by ``cogvision.jobs.gaze_study.train_variants``; this module scores them on given test
+samples and builds the table.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -22,10 +24,11 @@ import torch
 from scipy import stats
 
 from cogvision.gaze.baselines import centre_prior, mean_target_prior, object_prior
+from cogvision.gaze.evaluate import evaluate_heatmaps
 from cogvision.gaze.metrics import gazefollow_scores, vat_auc
-from cogvision.gaze.model import load_vitgaze
+from cogvision.gaze.model import ViTGaze
 from cogvision.gaze.predict import predict_dataset
-from cogvision.gaze.train import TrainConfig, evaluate_heatmaps, synthetic_samples, train_vitgaze
+from cogvision.gaze.samples import GazeSamples
 from cogvision.stats import bootstrap_interval
 
 VARIANTS: dict[str, dict[str, str]] = {
@@ -50,7 +53,7 @@ def seed_interval(values, level: float = 0.95) -> tuple[float, float, float]:
 def per_person(heatmaps: np.ndarray, dataset) -> pd.DataFrame:
     """Per in-frame person ``auc``, ``avg_l2`` and ``vat_auc`` (same conventions as :func:`evaluate_heatmaps`)."""
     keep = dataset.inout.numpy() == 1
-    size = tuple(dataset.images.shape[-2:])
+    size = dataset.size
     table = gazefollow_scores(heatmaps[keep], dataset.gaze[keep], sizes=np.tile(size, (keep.sum(), 1)))
     table["vat_auc"] = [vat_auc(h, g[0]) for h, g in zip(heatmaps[keep], dataset.gaze[keep])]
     return table[["auc", "avg_l2", "vat_auc"]]
@@ -63,24 +66,24 @@ def flat_share(heatmaps: np.ndarray, tol: float = 1e-6) -> float:
     return float((spread < tol).mean())
 
 
-def train_variants(base: TrainConfig, seeds: list[int], out: str | os.PathLike,
-                   variants: dict[str, dict[str, str]] = VARIANTS, device: str = "cpu",
-                   progress: bool = False) -> dict[tuple[str, int], Path]:
-    """Train every variant with every seed (skipping runs whose ``vitgaze.pt`` exists); checkpoint paths."""
-    out = Path(out)
-    paths = {}
-    for name, settings in variants.items():
-        for seed in seeds:
-            run = out / f"{settings['features']}_{settings['guidance']}_seed{seed}"
-            if not (run / "vitgaze.pt").is_file():
-                train_vitgaze(replace(base, seed=seed, **settings), out_dir=run, device=device, progress=progress)
-            paths[(name, seed)] = run / "vitgaze.pt"
-    return paths
+def score_study(paths: dict[tuple[str, int], str | os.PathLike], test: GazeSamples, objects: pd.DataFrame,
+                prior_set: GazeSamples, device: str = "cpu", n_boot: int = 1000) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Score the trained runs and the baselines on the same fresh test scenes.
 
-
-def score_study(paths: dict[tuple[str, int], Path], base: TrainConfig, n_test: int = 300, test_seed: int = 12345,
-                device: str = "cpu", n_boot: int = 1000) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Score the trained runs and the baselines on ``n_test`` fresh scenes.
+    Parameters
+    ----------
+    paths
+        ``(variant, seed) -> checkpoint`` (:meth:`~cogvision.gaze.model.ViTGaze.save` files).
+    test
+        Test samples (synthetic scenes).
+    objects
+        Object table of the test scenes (columns ``scene, x, y``), for the object prior.
+    prior_set
+        Other scenes whose mean target is the training-mean prior.
+    device
+        Where to predict.
+    n_boot
+        Bootstrap resamples of the baselines' intervals.
 
     Returns
     -------
@@ -91,11 +94,9 @@ def score_study(paths: dict[tuple[str, int], Path], base: TrainConfig, n_test: i
         One row per method: for each metric its mean, ``_low`` and ``_high``, and for trained variants
         ``d_<metric>`` (paired difference to :data:`FULL`) with its interval; ``interval`` says which kind.
     """
-    test, objects = synthetic_samples(n_test, base, seed=test_seed)
-    prior_set, _ = synthetic_samples(n_test, base, seed=test_seed + 1)
     rows = []
     for (name, seed), path in paths.items():
-        heatmaps, inout = predict_dataset(load_vitgaze(path, device=device), test, device=device)
+        heatmaps, inout = predict_dataset(ViTGaze.load(Path(path), device=device), test, device=device, progress=False)
         rows.append({"method": name, "seed": seed, **evaluate_heatmaps(heatmaps, inout, test),
                      "flat_maps": flat_share(heatmaps)})
     centres = {s: g[["x", "y"]].to_numpy() for s, g in objects.groupby("scene")}

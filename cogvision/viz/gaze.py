@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
 import xarray as xr
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 
 COLOURS = ["#ff3b30", "#34c759", "#0a84ff", "#ffcc00", "#bf5af2", "#64d2ff"]
 
@@ -17,7 +20,7 @@ def _image_array(image) -> np.ndarray:
     return np.asarray(image)
 
 
-def plot_gaze(image, result: xr.Dataset, ax=None, alpha: float = 0.45, title: str | None = None):
+def plot_gaze(image, result: xr.Dataset, ax=None, alpha: float = 0.45, title: str | None = None) -> Figure:
     """Image with the heatmaps of all people overlaid, head boxes and arrows to the gaze points.
 
     Parameters
@@ -37,9 +40,6 @@ def plot_gaze(image, result: xr.Dataset, ax=None, alpha: float = 0.45, title: st
     -------
     matplotlib.figure.Figure
     """
-    import matplotlib.pyplot as plt
-    from matplotlib.patches import Rectangle
-
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 7 * result.attrs["height"] / result.attrs["width"]))
     width, height = result.attrs["width"], result.attrs["height"]
@@ -68,7 +68,7 @@ def plot_gaze(image, result: xr.Dataset, ax=None, alpha: float = 0.45, title: st
     return ax.figure
 
 
-def plot_scene_predictions(images: torch.Tensor, people: pd.DataFrame, heatmaps: np.ndarray, n: int = 6):
+def plot_scene_predictions(images: torch.Tensor, people: pd.DataFrame, heatmaps: np.ndarray, n: int = 6) -> Figure:
     """Synthetic scenes with the predicted heatmap of each person, the true target (circle) and the argmax (cross).
 
     Parameters
@@ -76,7 +76,7 @@ def plot_scene_predictions(images: torch.Tensor, people: pd.DataFrame, heatmaps:
     images
         (n_scenes, 3, S, S) in [0, 1].
     people
-        Table of :func:`data_loaders.synthetic_gaze.make_gaze_scenes` (one row per heatmap).
+        Table of ``data_loaders.synthetic_gaze.make_gaze_scenes`` (one row per heatmap).
     heatmaps
         (P, h, w) predictions aligned with ``people``.
     n
@@ -86,8 +86,6 @@ def plot_scene_predictions(images: torch.Tensor, people: pd.DataFrame, heatmaps:
     -------
     matplotlib.figure.Figure
     """
-    import matplotlib.pyplot as plt
-
     n = min(n, len(people))
     fig, axes = plt.subplots(1, n, figsize=(2.3 * n, 2.5), squeeze=False)
     size = images.shape[-1]
@@ -107,15 +105,13 @@ def plot_scene_predictions(images: torch.Tensor, people: pd.DataFrame, heatmaps:
     return fig
 
 
-def plot_scores(scores: pd.DataFrame, metrics: tuple[str, ...] = ("auc", "avg_l2", "vat_auc")):
+def plot_scores(scores: pd.DataFrame, metrics: tuple[str, ...] = ("auc", "avg_l2", "vat_auc")) -> Figure:
     """Bar charts of ``metrics`` (columns of ``scores``) for each ``method`` row.
 
     Returns
     -------
     matplotlib.figure.Figure
     """
-    import matplotlib.pyplot as plt
-
     fig, axes = plt.subplots(1, len(metrics), figsize=(3.6 * len(metrics), 3.2), squeeze=False)
     colours = [COLOURS[i % len(COLOURS)] for i in range(len(scores))]
     for ax, metric in zip(axes[0], metrics):

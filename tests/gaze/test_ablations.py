@@ -8,9 +8,10 @@ import torch
 from scipy import stats
 
 from cogvision.gaze.ablations import TokenFeatures, uniform_weights
-from cogvision.gaze.model import build_vitgaze, load_vitgaze, save_vitgaze
-from cogvision.gaze.study import FULL, flat_share, markdown, score_study, seed_interval, train_variants
-from cogvision.gaze.train import TrainConfig
+from cogvision.gaze.config import TrainConfig, train_config
+from cogvision.gaze.model import ViTGaze, build_vitgaze
+from cogvision.gaze.study import FULL, flat_share, markdown, seed_interval
+from cogvision.jobs.gaze_study import score_synthetic_study, train_variants
 
 SPEC = "cogvision.models.builtin:tiny_vit"
 BOXES = torch.tensor([[0.1, 0.1, 0.3, 0.3], [0.6, 0.5, 0.8, 0.7]])
@@ -66,7 +67,7 @@ def test_token_model_uses_the_same_decoder_and_depends_on_the_head():
 def test_ablation_settings_survive_a_checkpoint(tmp_path):
     torch.manual_seed(0)
     model = build_vitgaze(SPEC, device="cpu", features="tokens", guidance="uniform")
-    loaded = load_vitgaze(save_vitgaze(model, tmp_path / "m.pt"), device="cpu")
+    loaded = ViTGaze.load(model.save(tmp_path / "m.pt"), device="cpu")
     assert loaded.features == "tokens" and loaded.guidance is None
     image = torch.rand(1, 3, 64, 64)
     with torch.no_grad():
@@ -76,8 +77,8 @@ def test_ablation_settings_survive_a_checkpoint(tmp_path):
 def test_bad_ablation_settings_name_the_field():
     with pytest.raises(ValueError, match="features must be one of"):
         build_vitgaze(SPEC, device="cpu", features="attention")
-    with pytest.raises(ValueError, match="guidance must be one of"):
-        TrainConfig.from_dict({"guidance": "none"})
+    with pytest.raises(ValueError, match="guidance: expected 'learned' or 'uniform'"):
+        train_config({"guidance": "none"})
 
 
 def test_flat_share_counts_constant_maps():
@@ -101,7 +102,7 @@ def test_study_table_has_paired_differences_and_baselines(tmp_path):
                 "plain tokens": {"features": "tokens", "guidance": "learned"}}
     paths = train_variants(base, [0, 1], tmp_path, variants=variants)
     assert len(paths) == 4 and all(p.is_file() for p in paths.values())
-    runs, table = score_study(paths, base, n_test=12, n_boot=50)
+    runs, table = score_synthetic_study(paths, base, n_test=12, n_boot=50)
     assert set(runs.method) >= {FULL, "plain tokens", "object prior (no head direction)", "centre prior"}
     rows = table.set_index("method")
     assert rows.loc["plain tokens", "interval"].startswith("t over 2 seeds")

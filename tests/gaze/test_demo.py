@@ -8,7 +8,7 @@ from cogvision.demo import gaze as demo
 
 
 def test_demo_section_runs_and_reports_computed_numbers(tmp_path, shared, monkeypatch):
-    monkeypatch.setattr(demo, "DEMO_CONFIG", dict(demo.DEMO_CONFIG, n_train=24, n_val=8, epochs=1, image_size=32))
+    monkeypatch.setattr(demo, "CONFIG_CHANGES", dict(n_train=24, n_val=8, epochs=1, image_size=32))
     monkeypatch.setattr(demo, "GAZEFOLLOW_STRIDE", 50)
     out = demo.run(tmp_path, shared=shared, device="cpu")
     assert set(out) == {"title", "markdown", "numbers", "command"}

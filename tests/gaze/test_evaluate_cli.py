@@ -9,7 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from cogvision.cli import app
-from cogvision.gaze.evaluate import read_annotations, score_analytic
+from cogvision.gaze.evaluate import score_analytic
+from data_loaders.gazefollow import read_annotations
 from tests.gaze.test_loaders import TEST_LINES, _image
 
 runner = CliRunner()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from cogvision.gaze.model import ViTGaze, build_vitgaze, is_vitgaze_checkpoint, load_vitgaze, save_vitgaze
+from cogvision.gaze.model import ViTGaze, build_vitgaze, is_vitgaze_checkpoint
 from cogvision.gaze.train import layer_decay_groups
 from cogvision.models.builtin import tiny_vit
 
@@ -102,14 +102,35 @@ def test_layer_decay_groups():
     assert sum(len(g["params"]) for g in groups) == sum(1 for _ in model.parameters())
 
 
-def test_checkpoint_round_trip(tmp_path, model):
-    path = save_vitgaze(model, tmp_path / "m.pt")
+@pytest.mark.parametrize("name", ["m.pt", "m.safetensors"])
+def test_save_and_load_give_identical_predictions(tmp_path, name):
+    torch.manual_seed(0)
+    model = build_vitgaze("cogvision.models.builtin:tiny_vit", device="cpu", features="tokens", n_blocks=2)
+    with torch.no_grad():  # move the BatchNorm running statistics away from their initial values
+        model.train()(torch.rand(4, 3, 64, 64), BOXES[:2].repeat(2, 1))
+    model.eval()
+    path = model.save(tmp_path / name, extra={"note": "x"})
     assert is_vitgaze_checkpoint(path)
-    again = load_vitgaze(path, device="cpu")
-    image = torch.rand(1, 3, 64, 64)
+    again = ViTGaze.load(path, device="cpu")
+    assert again.config == model.config and again.extra == {"note": "x"} and not again.training
+    image = torch.rand(2, 3, 64, 48)
     with torch.no_grad():
-        torch.testing.assert_close(again(image, BOXES[:1]).heatmap, model(image, BOXES[:1]).heatmap)
+        before, after = model(image, BOXES, torch.tensor([0, 1, 1])), again(image, BOXES, torch.tensor([0, 1, 1]))
+    assert torch.equal(before.heatmap, after.heatmap) and torch.equal(before.inout_logit, after.inout_logit)
+
+
+def test_bad_checkpoints_are_named(tmp_path, model):
     (tmp_path / "plain.pt").write_bytes(b"not a checkpoint")
     assert not is_vitgaze_checkpoint(tmp_path / "plain.pt")
+    with pytest.raises(ValueError, match="plain.pt"):
+        ViTGaze.load(tmp_path / "plain.pt")
+    torch.save(model.state_dict(), tmp_path / "backbone.pt")
+    with pytest.raises(ValueError, match="not a ViTGaze checkpoint"):
+        ViTGaze.load(tmp_path / "backbone.pt")
+    (tmp_path / "bad.safetensors").write_bytes(b"\x00" * 16)
+    with pytest.raises(ValueError, match="bad.safetensors"):
+        ViTGaze.load(tmp_path / "bad.safetensors")
     with pytest.raises(FileNotFoundError):
-        load_vitgaze(tmp_path / "missing.pt")
+        ViTGaze.load(tmp_path / "missing.pt")
+    with pytest.raises(ValueError, match="no config"):
+        ViTGaze(model.backbone).save(tmp_path / "x.pt")

@@ -11,9 +11,11 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from cogvision.cli import app
-from cogvision.gaze.model import build_vitgaze, load_vitgaze
+from cogvision.gaze.config import read_train_config
+from cogvision.gaze.model import ViTGaze, build_vitgaze
 from cogvision.gaze.predict import pixel_boxes_to_normalised, predict
-from cogvision.gaze.train import GazeSamples, TrainConfig
+from cogvision.gaze.samples import GazeSamples
+from data_loaders.gazefollow import FolderImages
 
 runner = CliRunner()
 TINY = dict(model="cogvision.gaze.backbones:gaze_vit", image_size=32, n_train=24, n_val=8, epochs=2,
@@ -46,9 +48,11 @@ def test_bad_head_boxes_are_named(head, message):
         pixel_boxes_to_normalised([(0, 0, 5, 5), head], width=120, height=90)
 
 
-def test_missing_image_is_reported(model, tmp_path):
-    with pytest.raises(FileNotFoundError, match="nope.jpg"):
+def test_predict_takes_float_image_tensors(model, tmp_path):
+    with pytest.raises(ValueError, match="tensor"):
         predict(model, tmp_path / "nope.jpg", [(0, 0, 5, 5)])
+    with pytest.raises(ValueError, match="uint8"):
+        predict(model, torch.zeros(3, 20, 20, dtype=torch.uint8), [(0, 0, 5, 5)])
 
 
 def test_missing_images_in_a_dataset_are_reported_not_dropped(tmp_path):
@@ -58,10 +62,13 @@ def test_missing_images_in_a_dataset_are_reported_not_dropped(tmp_path):
                            "gaze_x": 0.5, "gaze_y": 0.5, "inout": 1})
     Image.new("RGB", (40, 30)).save(tmp_path / "a.jpg")
     with pytest.raises(FileNotFoundError, match="b.jpg"):
-        GazeSamples(people, root=tmp_path)
+        FolderImages(people["path"], tmp_path, 32)
     (tmp_path / "b.jpg").write_bytes((tmp_path / "a.jpg").read_bytes())
-    item = GazeSamples(people, root=tmp_path, image_size=32)[1]
+    images = FolderImages(people["path"], tmp_path, 32)
+    item = GazeSamples(people.assign(scene=[0, 1]), images)[1]
     assert item["image"].shape == (3, 32, 32)
+    with pytest.raises(ValueError, match="scene"):
+        GazeSamples(people.assign(scene=[0, 2]), images)
 
 
 @pytest.fixture(scope="module")
@@ -82,21 +89,23 @@ def test_short_training_learns_and_writes_a_run(run):
     assert len(history) == 2 and history["train_loss"].iloc[1] < history["train_loss"].iloc[0]
     scores = pd.read_csv(run / "scores.csv")
     assert set(scores["method"]) == {"ViTGaze", "centre prior", "training-mean prior", "objects, no head direction"}
-    for name in ("vitgaze.pt", "config.json", "checkpoint/last.pt", "scores.png"):
+    for name in ("vitgaze.pt", "config.json", "scores.png", "scores.parquet", "history.parquet", "run.json"):
         assert (run / name).exists()
-    again = load_vitgaze(run / "vitgaze.pt", device="cpu")
+    assert not (run.parent / f".{run.name}.checkpoint").exists()  # removed once the run is published
+    again = ViTGaze.load(run / "vitgaze.pt", device="cpu")
     assert again.image_size == 32 and again.config["spec"] == TINY["model"]
+    assert again.extra["train_config"] == json.loads((run / "config.json").read_text())
 
 
 def test_config_files_are_validated(tmp_path):
     (tmp_path / "c.json").write_text(json.dumps({"epochs": 1, "learning_rate": 0.1}))
-    with pytest.raises(ValueError, match="learning_rate"):
-        TrainConfig.from_file(tmp_path / "c.json")
+    with pytest.raises(ValueError, match="c.json: unknown key 'learning_rate'.*allowed keys: model"):
+        read_train_config(tmp_path / "c.json")
     (tmp_path / "c.toml").write_text('data = "vat"\n')
-    with pytest.raises(ValueError, match="data must be"):
-        TrainConfig.from_file(tmp_path / "c.toml")
+    with pytest.raises(ValueError, match="data: expected 'synthetic' or 'gazefollow', got 'vat'"):
+        read_train_config(tmp_path / "c.toml")
     (tmp_path / "c.yaml").write_text("epochs: 3\n")
-    assert TrainConfig.from_file(tmp_path / "c.yaml").epochs == 3
+    assert read_train_config(tmp_path / "c.yaml").epochs == 3
 
 
 def test_cli_predict_and_evaluate(run, tmp_path, shared):
@@ -111,7 +120,8 @@ def test_cli_predict_and_evaluate(run, tmp_path, shared):
                                  "--head", "1093,33,1347,299", "--weights", str(run / "vitgaze.pt"),
                                  "--out", str(out), "--device", "cpu"])
     assert result.exit_code == 0, result.output
-    assert {p.name for p in out.iterdir()} == {"prediction.nc", "prediction.csv", "overlay.png"}
+    assert {p.name for p in out.iterdir()} == {"prediction.nc", "prediction.csv", "prediction.parquet", "overlay.png",
+                                               "run.json"}
     again = runner.invoke(app, ["gaze", "predict", str(frames / "00002575.jpg"), "--head", "553,71,752,275",
                                 "--weights", str(run / "vitgaze.pt"), "--out", str(out)])
     assert again.exit_code == 2 and "--overwrite" in again.output
