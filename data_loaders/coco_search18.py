@@ -16,15 +16,17 @@ from __future__ import annotations
 import ast
 import csv
 import math
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from cogvision.reporting import get_logger
 from cogvision.scanpath.containers import Scene, ScanpathSet
 from cogvision.scanpath.mapping import objects_by_box
 from data_loaders.shared import read_json, shared_path
+
+log = get_logger(__name__)
 
 WIDTH, HEIGHT = 1680, 1050
 TASK_FILE_ALIASES = {"plotted_plant": "potted_plant"}
@@ -154,8 +156,8 @@ def load_coco_search18(fixations: str | Path | None = None, detections: str | Pa
     if not frames:
         raise ValueError(f"{fixations}: no trials")
     if missing:
-        warnings.warn(f"{len(missing)} of {len(scenes)} COCO-Search18 scenes have no detections in {detections} "
-                      f"(e.g. {missing[0]}); their only object is the target box", stacklevel=2)
+        log.warning("%d of %d COCO-Search18 scenes have no detections in %s (e.g. %s); their only object is the "
+                    "target box", len(missing), len(scenes), detections, missing[0])
     table = pd.concat(frames, ignore_index=True)
     bad = ~np.isfinite(table[["x", "y"]].to_numpy()).all(1)
     if bad.any():

@@ -109,6 +109,21 @@ def load_interiors(path: str | Path | None = None, grid: tuple[int, int] = GRID)
         labels = ["cell"] * len(boxes)
         scenes[image] = Scene(image, width, height, boxes, labels, pos, grid, int(centre[0] * cols + centre[1]),
                               target_name, image, target_objects=covered)
+    frames = _read_scanpaths(scanpaths_dir, scenes, trials_file, width, height, grid)
+    bias_file = root / f"center_bias_{rows}x{cols}.npy"
+    centre_bias = None
+    if bias_file.is_file():
+        centre_bias = np.load(bias_file, allow_pickle=False)
+        if centre_bias.shape != (rows, cols):
+            raise ValueError(f"{bias_file}: expected a {rows}x{cols} map, got shape {centre_bias.shape}")
+    data = ScanpathSet(pd.concat(frames, ignore_index=True), scenes, "interiors")
+    return InteriorsData(data, image_paths, template_paths, centre_bias, root)
+
+
+def _read_scanpaths(scanpaths_dir: Path, scenes: dict[str, Scene], trials_file: Path, width: float, height: float,
+                    grid: tuple[int, int]) -> list[pd.DataFrame]:
+    """One fixation table per subject file and image; errors name the file and trial."""
+    rows, cols = grid
     files = sorted(scanpaths_dir.glob("subj*_scanpaths.json"))
     if not files:
         raise FileNotFoundError(f"no subjNN_scanpaths.json files in {scanpaths_dir}")
@@ -138,11 +153,4 @@ def load_interiors(path: str | Path | None = None, grid: tuple[int, int] = GRID)
                 "object": cells[:, 0] * cols + cells[:, 1]}))
     if not frames:
         raise ValueError(f"{scanpaths_dir}: no scanpaths")
-    bias_file = root / f"center_bias_{rows}x{cols}.npy"
-    centre_bias = None
-    if bias_file.is_file():
-        centre_bias = np.load(bias_file, allow_pickle=False)
-        if centre_bias.shape != (rows, cols):
-            raise ValueError(f"{bias_file}: expected a {rows}x{cols} map, got shape {centre_bias.shape}")
-    data = ScanpathSet(pd.concat(frames, ignore_index=True), scenes, "interiors")
-    return InteriorsData(data, image_paths, template_paths, centre_bias, root)
+    return frames

@@ -1,4 +1,4 @@
-"""Glue for ``cogvision scanpath ... interiors``: a ViSioNS-layout folder with CNN appearance per grid cell.
+"""A ViSioNS-layout folder (Interiors) with CNN appearance per grid cell, for the scanpath jobs.
 
 Loading a folder (:func:`load_with_features`) reads it with :func:`data_loaders.interiors.load_interiors` and
 attaches each cell's appearance from a pretrained CNN (:mod:`cogvision.scanpath.appearance`). Features are
@@ -17,6 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from cogvision.io import atomic_write
+from cogvision.models import load_model
+from cogvision.scanpath.appearance import attach_grid_features
+from data_loaders.interiors import InteriorsData, load_interiors
+from data_loaders.shared import shared_dir
 
 SHARED_WEIGHTS = ("models", "mobilenet_v2_imagenet", "mobilenet_v2-b0353104.pth")
 
@@ -32,17 +36,33 @@ class FeatureSpec:
 
     @classmethod
     def from_json(cls, path: Path) -> FeatureSpec:
-        blob = json.loads(path.read_text())
-        return cls(blob["model"], blob["weights"], tuple(blob["layers"]), bool(blob["similarity"]))
+        """Read ``features.json`` written beside a trained model.
+
+        Raises
+        ------
+        FileNotFoundError, ValueError
+            If the file is missing, not JSON, or lacks a field.
+        """
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} does not exist: the model folder was not trained on a ViSioNS-layout "
+                                    "folder by `cogvision scanpath train interiors`")
+        try:
+            blob = json.loads(path.read_text())
+            return cls(blob["model"], blob["weights"], tuple(blob["layers"]), bool(blob["similarity"]))
+        except (json.JSONDecodeError, KeyError, TypeError) as err:
+            raise ValueError(f"{path}: not a features file written by `cogvision scanpath train` ({err})") from None
+
+    def to_dict(self) -> dict:
+        """JSON-ready fields (``layers`` as a list)."""
+        return {**asdict(self), "layers": list(self.layers)}
 
     def to_json(self) -> str:
-        return json.dumps({**asdict(self), "layers": list(self.layers)}, indent=1)
+        """The ``features.json`` text (also part of the feature cache key)."""
+        return json.dumps(self.to_dict(), indent=1)
 
 
 def default_weights() -> str | None:
     """The shared ImageNet MobileNetV2 weights when the shared folder has them."""
-    from data_loaders.shared import shared_dir
-
     root = shared_dir()
     path = root.joinpath(*SHARED_WEIGHTS) if root is not None else None
     return str(path) if path is not None and path.is_file() else None
@@ -80,12 +100,21 @@ def _write_cache(path: Path, cache: dict[str, tuple[np.ndarray, np.ndarray]]) ->
     atomic_write(path, write)
 
 
-def load_with_features(folder: Path | None, spec: FeatureSpec, device: str = "auto", cache_dir: Path | None = None):
-    """The folder's :class:`~data_loaders.interiors.InteriorsData`, its scenes carrying CNN cell features."""
-    from cogvision.models import load_model
-    from cogvision.scanpath.appearance import attach_grid_features
-    from data_loaders.interiors import load_interiors
+def load_with_features(folder: Path | None, spec: FeatureSpec, device: str = "auto",
+                       cache_dir: Path | None = None) -> InteriorsData:
+    """The folder's :class:`~data_loaders.interiors.InteriorsData`, its scenes carrying CNN cell features.
 
+    Parameters
+    ----------
+    folder : Path or None
+        A ViSioNS-layout folder (``None``: the shared Interiors copy).
+    spec : FeatureSpec
+        Network, weights, layers and the template-similarity option.
+    device : str
+        Where the network runs (only for images missing from the cache).
+    cache_dir : Path, optional
+        Feature cache folder (default ``$XDG_CACHE_HOME/cogvision/grid_features``).
+    """
     data = load_interiors(folder)
     cache_path = _cache_file(data.root, spec, cache_dir)
     cache = _read_cache(cache_path)

@@ -13,9 +13,12 @@ from typing import Sequence
 
 import pandas as pd
 
+from cogvision.reporting import progress as progress_bar
 from cogvision.scanpath.baselines import CentreNearest, RandomOrder, SaliencyIOR
 from cogvision.scanpath.containers import ScanpathSet
+from cogvision.scanpath.density import prepared, score_hsp
 from cogvision.scanpath.evaluate import METRICS, evaluate_predictions, human_consistency
+from cogvision.scanpath.hsp_evaluation import centre_maps, fitted_baselines
 from cogvision.scanpath.oat import OAT
 
 
@@ -35,6 +38,8 @@ def compare_models(data: ScanpathSet, seeds: Sequence[int] = (0, 1, 2), *, fract
         Keyword arguments of :class:`~cogvision.scanpath.OAT` (``seed`` is set per split).
     n_samples
         Sampled scanpaths per trial.
+    progress
+        Progress bars over seeds and OAT's epochs.
 
     Returns
     -------
@@ -45,7 +50,7 @@ def compare_models(data: ScanpathSet, seeds: Sequence[int] = (0, 1, 2), *, fract
         ``seed -> fitted OAT``.
     """
     rows, models = [], {}
-    for seed in seeds:
+    for seed in progress_bar(seeds, desc="split seeds", total=len(seeds), disable=None if progress else True):
         train, val, test = data.split(fractions, seed=seed)
         if len(train) == 0 or len(test) == 0:
             raise ValueError(f"seed {seed}: the split {fractions} leaves an empty training or test part")
@@ -106,9 +111,6 @@ def hsp_by_seed(data: ScanpathSet, models: dict, fractions=(0.8, 0.1, 0.1), cent
     DataFrame
         Per scored fixation, as :func:`~cogvision.scanpath.hsp_evaluation.cross_validate_hsp` (``fold`` = seed).
     """
-    from cogvision.scanpath.density import prepared, score_hsp
-    from cogvision.scanpath.hsp_evaluation import centre_maps, fitted_baselines
-
     frames = []
     for seed, oat in models.items():
         train, _, test = (prepared(part) for part in data.split(fractions, seed=seed))

@@ -28,6 +28,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from cogvision.reporting import progress as progress_bar
 from cogvision.scanpath.containers import ScanpathSet, predicted_sequences, prediction_frame
 from cogvision.scanpath.density import ScanpathDensityModel, hsp_sequences, prepare_sequence, prepared, score_hsp
 from cogvision.scanpath.density_baselines import (
@@ -193,7 +194,8 @@ def cross_validate_hsp(data: ScanpathSet, centre_map: np.ndarray | None = None, 
                   for part in _image_folds(data, folds, split_seed)]
     results = [evaluate_split(tr, te, centre_map, seeds=seeds, oat_params=oat_params, val_fraction=val_fraction,
                               n_samples=n_samples, k_max=k_max, fold=k, multimatch=multimatch, progress=progress)
-               for k, (tr, te) in enumerate(splits)]
+               for k, (tr, te) in progress_bar(enumerate(splits), desc="folds", total=len(splits),
+                                               disable=None if progress else True)]
     return HSPResult(pd.concat([r.per_fixation for r in results], ignore_index=True),
                      pd.concat([r.found for r in results], ignore_index=True),
                      pd.concat([r.behaviour for r in results], ignore_index=True),

@@ -221,7 +221,7 @@ class OAT(BaseEstimator, ScanpathDensityModel):
 
         items = _Items(self._training_items(train))
         per_batch = self.scenes_per_batch or self.batch_size
-        common = dict(batch_size=per_batch, lr=self.lr, weight_decay=self.weight_decay,
+        common = dict(batch_size=per_batch,
                       optimizer=lambda m: torch.optim.Adam(m.parameters(), lr=self.lr, weight_decay=self.weight_decay),
                       grad_clip=self.grad_clip, collate_fn=collate, device=self.device, progress=self.progress)
         warmup = min(self.warmup_epochs, self.epochs - 1) if metric is not None else 0
@@ -244,6 +244,12 @@ class OAT(BaseEstimator, ScanpathDensityModel):
     def _delta_metric(self, val: ScanpathSet):
         seqs = val.sequences()
         human = behaviour_summary([s for *_, s in seqs], [val.scenes[t].target for t, *_ in seqs])
+        zero = [k for k, v in human.items() if not v > 0]
+        if zero:
+            raise ValueError(f"val: the behavioural delta cannot select an epoch: the validation scanpaths' "
+                             f"{', '.join(zero)} is 0, so any model with a non-zero value scores inf (e.g. scanpaths "
+                             "of one fixation, or too few validation scanpaths); use early_stopping='nll' or more "
+                             "validation data")
         val_trials = val.trials
 
         def metric(model):

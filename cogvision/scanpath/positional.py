@@ -17,9 +17,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from cogvision.io import atomic_write
+
 
 def _cache_dir() -> Path:
     return Path(os.environ.get("COGVISION_CACHE", Path.home() / ".cache" / "cogvision")) / "positional"
+
+
+def _save_npy(path: Path, table: np.ndarray) -> None:
+    with open(path, "wb") as handle:  # a file object: np.save adds no ".npy" to the temporary name
+        np.save(handle, table)
 
 
 def _fit_gaussian_table(n_positions: int, dim: int, sigma: float, iterations: int, lr: float, seed: int) -> np.ndarray:
@@ -76,10 +83,7 @@ def gaussian_table(n_positions: int, dim: int, sigma: float = 2.0, iterations: i
     table = _fit_gaussian_table(n_positions, dim, sigma, iterations, lr, seed)
     if cache:
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npy")
-            np.save(tmp, table)
-            os.replace(tmp, path)
+            atomic_write(path, lambda tmp: _save_npy(tmp, table))
         except OSError:
             pass  # a read-only home only costs a refit next time
     return table

@@ -1,4 +1,8 @@
-"""Figures for the scanpath module: scanpaths drawn on the object grid (or image), and metric bars."""
+"""Figures for the scanpath module: numbered scanpaths over the stimulus, next-fixation maps, metric bars.
+
+Every function returns a Figure; none saves it or changes the matplotlib backend (save with
+:func:`cogvision.io.save_figure`).
+"""
 
 from __future__ import annotations
 
@@ -8,52 +12,90 @@ import pandas as pd
 from matplotlib.patches import Rectangle
 
 
-def plot_scanpaths(data, trial: str, predictions: pd.DataFrame | None = None, max_humans: int = 3,
-                   sample: int = 0) -> plt.Figure:
-    """Human scanpaths (and a predicted one) of one trial on its object boxes, or on its image when it has one.
+def _numbered(ax, xy: np.ndarray, colour, radius: float, label: str | None = None) -> None:
+    """Draw one scanpath as a line through numbered discs; a fixation landing where an earlier one did (a
+    refixation, or a return) is moved ``radius`` round that point so that every number stays readable."""
+    placed: list[np.ndarray] = []
+    shown = np.array(xy, float)
+    for k, point in enumerate(shown):
+        repeats = sum(np.hypot(*(point - p)) < radius for p in placed)
+        placed.append(point.copy())
+        if repeats:
+            angle = np.pi / 4 + repeats * 2 * np.pi / 6
+            shown[k] = point + radius * np.array([np.cos(angle), np.sin(angle)])
+    ax.plot(shown[:, 0], shown[:, 1], "-", color=colour, lw=1.2, alpha=0.9, label=label)
+    for k, (x, y) in enumerate(shown):
+        ax.text(x, y, str(k + 1), color="white", fontsize=7, ha="center", va="center", zorder=3,
+                bbox=dict(boxstyle="circle,pad=0.2", fc=colour, ec="k" if k == 0 else "none", lw=0.8, alpha=0.9))
+
+
+def _stimulus(ax, scene, image: np.ndarray | None) -> None:
+    """The stimulus (``image``, else the scene's own image) or, without one, the object boxes; target in gold."""
+    image = image if image is not None else scene.image
+    if image is not None:
+        ax.imshow(image, extent=(0, scene.width, scene.height, 0), cmap="gray")
+    else:
+        for x0, y0, x1, y1 in scene.boxes:
+            ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, color="0.6", lw=0.5))
+    for k in scene.target_objects:
+        x0, y0, x1, y1 = scene.boxes[k]
+        ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=image is None, alpha=0.9 if image is not None
+                               else 0.35, color="gold", lw=1.5))
+    ax.set_xlim(0, scene.width)
+    ax.set_ylim(scene.height, 0)
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def plot_scanpaths(data, trial: str, predictions: pd.DataFrame | None = None, *, image: np.ndarray | None = None,
+                   max_humans: int = 3, sample: int = 0) -> plt.Figure:
+    """Human scanpaths (and a predicted one) of one trial drawn over the stimulus, each fixation numbered.
+
+    Fixations are numbered from 1 in order, the first with a black ring; a fixation on a place fixated
+    before (a refixation or a return) is drawn beside it, so repeated visits stay visible. The target is
+    outlined in gold. Without an image the object boxes are drawn instead.
 
     Parameters
     ----------
-    data
-        A :class:`~cogvision.scanpath.ScanpathSet` holding ``trial``.
-    trial
+    data : ScanpathSet
+        Holds ``trial``.
+    trial : str
         Trial id.
-    predictions
-        Optional prediction table (``trial, sample, fixation, object, x, y``); the given ``sample`` is drawn.
-    max_humans
-        Most human scanpaths to draw.
+    predictions : DataFrame, optional
+        Prediction table (``trial, sample, fixation, object, x, y``); sample ``sample`` is drawn in a second
+        panel.
+    image : ndarray of shape (H, W) or (H, W, 3), optional
+        The stimulus (default: the scene's own image, if any).
+    max_humans : int
+        Most human scanpaths drawn.
+    sample : int
+        Which predicted sample.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
     """
     if trial not in data.scenes:
         raise ValueError(f"trial {trial!r} is not in {data.name!r}")
     scene = data.scenes[trial]
     panels = 1 + (predictions is not None)
-    fig, axes = plt.subplots(1, panels, figsize=(5.5 * panels, 5.5 * scene.height / scene.width + 0.6), squeeze=False)
-    humans = data.fixations[data.fixations["trial"] == trial]
-    colours = plt.cm.tab10.colors
+    fig, axes = plt.subplots(1, panels, figsize=(5.5 * panels, 5.5 * scene.height / scene.width + 0.7), squeeze=False)
+    radius = 0.018 * max(scene.width, scene.height)
     for ax in axes[0]:
-        if scene.image is not None:
-            ax.imshow(scene.image, extent=(0, scene.width, scene.height, 0))
-        for k, (x0, y0, x1, y1) in enumerate(scene.boxes):
-            target = k == scene.target
-            ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=target, alpha=0.25 if target else 0.6,
-                                   color="gold" if target else "0.6", lw=0.5))
-        ax.set_xlim(0, scene.width)
-        ax.set_ylim(scene.height, 0)
-        ax.set_aspect("equal")
-        ax.set_xticks([])
-        ax.set_yticks([])
-    for i, (subject, group) in enumerate(humans.groupby("subject")):
-        if i >= max_humans:
-            break
-        axes[0, 0].plot(group["x"], group["y"], "-o", ms=3, lw=1, color=colours[i % 10], label=f"subject {subject}")
-    axes[0, 0].set_title(f"{trial}: humans (target gold)", fontsize=9)
-    axes[0, 0].legend(fontsize=7, loc="lower right")
+        _stimulus(ax, scene, image)
+    humans = data.fixations[data.fixations["trial"] == trial]
+    subjects = list(humans.groupby("subject", sort=True))[:max_humans]
+    for i, (subject, group) in enumerate(subjects):
+        _numbered(axes[0, 0], group.sort_values("fixation")[["x", "y"]].to_numpy(float), plt.cm.tab10.colors[i % 10],
+                  radius, label=f"subject {subject} ({len(group)})")
+    axes[0, 0].set_title(f"{trial}: {len(subjects)} human scanpaths (target gold)", fontsize=9)
+    if subjects:
+        axes[0, 0].legend(fontsize=7, loc="upper right", framealpha=0.8)
     if predictions is not None:
         pred = predictions[(predictions["trial"] == trial) & (predictions["sample"] == sample)].sort_values("fixation")
-        axes[0, 1].plot(pred["x"], pred["y"], "-o", ms=3, lw=1, color="crimson")
-        if len(pred):
-            axes[0, 1].plot(pred["x"].iloc[:1], pred["y"].iloc[:1], "s", color="k", ms=6)
-        axes[0, 1].set_title(f"model (sample {sample}, {len(pred)} fixations)", fontsize=9)
+        _numbered(axes[0, 1], pred[["x", "y"]].to_numpy(float), "crimson", radius)
+        axes[0, 1].set_title(f"model sample {sample} ({len(pred)} fixations)", fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -118,42 +160,6 @@ def plot_hsp_maps(model, data, image: np.ndarray | None = None, subject: str | N
         ax.plot(*centres[seq[i + 1]], "x", color="lime", ms=9, mew=2)
         ax.set_title(f"before fixation {i + 1} (p = {maps[i][seq[i + 1]]:.3f})", fontsize=8)
     fig.suptitle(f"{trial}, subject {subject}: map given fixations so far (cyan), next fixation (green x)", fontsize=9)
-    fig.tight_layout()
-    return fig
-
-
-def plot_scanpath_on_image(data, trial: str, image: np.ndarray | None = None, predictions: pd.DataFrame | None = None,
-                           max_humans: int = 2, sample: int = 0) -> plt.Figure:
-    """Human scanpaths (and a predicted one) drawn on the stimulus, each fixation numbered in order.
-
-    Refixations of one place show as several numbers at one point; the target's cells are outlined.
-    """
-    scene = data.scenes[trial]
-    panels = 1 + (predictions is not None)
-    fig, axes = plt.subplots(1, panels, figsize=(5.0 * panels, 4.0), squeeze=False)
-    for ax in axes[0]:
-        _image_axes(ax, image, scene.width, scene.height)
-        for k in scene.target_objects:
-            x0, y0, x1, y1 = scene.boxes[k]
-            ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, color="gold", lw=1))
-    colours = plt.cm.tab10.colors
-
-    def draw(ax, xy, colour):
-        ax.plot(xy[:, 0], xy[:, 1], "-", color=colour, lw=1)
-        for k, (x, y) in enumerate(xy):
-            ax.text(x, y, str(k), color="white", fontsize=7, ha="center", va="center",
-                    bbox=dict(boxstyle="circle,pad=0.15", fc=colour, ec="none", alpha=0.85))
-
-    humans = data.fixations[data.fixations["trial"] == trial]
-    for i, (subject, group) in enumerate(humans.groupby("subject")):
-        if i >= max_humans:
-            break
-        draw(axes[0, 0], group.sort_values("fixation")[["x", "y"]].to_numpy(float), colours[i % 10])
-    axes[0, 0].set_title(f"{trial}: {min(max_humans, humans['subject'].nunique())} human scanpaths", fontsize=8)
-    if predictions is not None:
-        pred = predictions[(predictions["trial"] == trial) & (predictions["sample"] == sample)].sort_values("fixation")
-        draw(axes[0, 1], pred[["x", "y"]].to_numpy(float), "crimson")
-        axes[0, 1].set_title(f"model sample {sample} ({len(pred)} fixations)", fontsize=8)
     fig.tight_layout()
     return fig
 

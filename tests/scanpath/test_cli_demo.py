@@ -8,9 +8,10 @@ import numpy as np
 import pandas as pd
 from typer.testing import CliRunner
 
+import cogvision.cli  # noqa: F401 - registers the one error handler on the scanpath commands
 from cogvision.commands.scanpath import app
 
-TINY = ["--d-model", "16", "--layers", "1", "--epochs", "2", "--warmup", "1", "--batch-size", "16", "--pe-iterations", "300",
+TINY = ["--d-model", "16", "--n-layers", "1", "--epochs", "2", "--warmup", "1", "--batch-size", "16", "--pe-iterations", "300",
         "--device", "cpu"]
 
 
@@ -35,7 +36,7 @@ def test_train_predict_evaluate(tmp_path, monkeypatch):
     assert len(list(pred_dir.glob("*.png"))) == 1
 
     eval_dir = tmp_path / "eval"
-    res = runner.invoke(app, ["evaluate", "synthetic", "--out", str(eval_dir), "--seed", "0", "--samples", "2", *TINY])
+    res = runner.invoke(app, ["evaluate", "synthetic", "--out", str(eval_dir), "--seeds", "0", "--samples", "2", *TINY])
     assert res.exit_code == 0, res.output
     table = pd.read_csv(eval_dir / "metrics.csv")
     assert set(table["model"]) == {"oat", "random", "centre", "saliency", "human"}

@@ -206,8 +206,8 @@ def test_real_interiors_and_its_centre_bias_row():
 def test_evaluate_interiors_command(tmp_path):
     root = _tiny_folder(tmp_path / "data", n_images=4, subjects=3)
     out = tmp_path / "out"
-    args = ["scanpath", "evaluate", "interiors", "--train", str(root), "--out", str(out), "--seed", "0", "--folds", "2",
-            "--epochs", "1", "--d-model", "16", "--layers", "1", "--samples", "2", "--pe-iterations", "50",
+    args = ["scanpath", "evaluate", "interiors", "--train", str(root), "--out", str(out), "--seeds", "0", "--folds", "2",
+            "--epochs", "1", "--d-model", "16", "--n-layers", "1", "--samples", "2", "--pe-iterations", "50",
             "--feature-model", "cogvision.models.builtin:tiny_cnn", "--feature-layers", "features.1,features.2",
             "--figures", "1", "--device", "cpu", "--feature-cache", str(tmp_path / "cache")]
     result = CliRunner().invoke(app, args)
@@ -242,7 +242,7 @@ def test_train_and_predict_interiors_layout(tmp_path):
                 "--feature-cache", str(tmp_path / "cache")]
     trained = tmp_path / "model"
     result = CliRunner().invoke(app, ["scanpath", "train", "interiors", "--train", str(root), "--out", str(trained),
-                                      "--epochs", "1", "--d-model", "16", "--layers", "1", "--pe-iterations", "50",
+                                      "--epochs", "1", "--d-model", "16", "--n-layers", "1", "--pe-iterations", "50",
                                       "--device", "cpu", *features])
     assert result.exit_code == 0, result.output
     assert {"model.pt", "features.json", "split.json", "history.csv", "run.json"} <= {p.name for p in trained.iterdir()}
