@@ -103,6 +103,10 @@ def test_loop_state_round_trip_restores_every_part():
             value = val(source.model)
         source.end_epoch({"epoch": epoch, "train_loss": loss, "val_metric": value}, validated=True)
     saved = source.state_dict()
+    # the keys of the checkpoints written before LoopState existed, so that those still resume
+    assert set(saved) == {"model", "optimizer", "scheduler", "scaler", "history", "epoch", "best_metric", "best_epoch",
+                          "best_state", "bad_epochs", "rng", "stopped_early"}
+    assert saved["epoch"] == 1  # the last completed epoch
     after_save = torch.rand(3)  # the random generators move on...
     target = _state(_model())
     target.load_state_dict(saved)  # ... and come back with the state
