@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import nibabel as nib
 import numpy as np
 import pandas as pd
 
@@ -152,7 +153,6 @@ def load_reference_correlation(root: str | Path | None = None) -> dict[str, np.n
 
 def load_rsc_mask(hemi: str = "lh", root: str | Path | None = None) -> np.ndarray:
     """Kendrick Kay's RSC mask on fsaverage (163,842 vertices, bool)."""
-    import nibabel as nib
 
     if hemi not in HEMISPHERES:
         raise ValueError(f"hemi must be 'lh' or 'rh', got {hemi!r}")

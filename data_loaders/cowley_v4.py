@@ -20,6 +20,9 @@ from pathlib import Path
 
 import numpy as np
 import xarray as xr
+from PIL import Image
+
+from data_loaders.shared import shared_path
 
 SUBDIR = ("data", "neural", "cowley2023_v4")
 IMAGE_NAME = re.compile(r"^image(\d+)\.jpg$")
@@ -27,7 +30,6 @@ IMAGE_NAME = re.compile(r"^image(\d+)\.jpg$")
 
 def default_root() -> Path:
     """The shared V4 folder (``FileNotFoundError`` naming it when absent)."""
-    from data_loaders.shared import shared_path
 
     return shared_path(*SUBDIR)
 
@@ -56,7 +58,6 @@ def read_zip_images(path: Path) -> np.ndarray:
     ValueError
         When the numbering has gaps, names do not follow ``imageNNNN.jpg`` or image sizes differ.
     """
-    from PIL import Image
 
     with zipfile.ZipFile(path) as archive:
         names = {}

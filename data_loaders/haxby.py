@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from nilearn.glm.first_level import make_first_level_design_matrix
 
 from data_loaders.shared import shared_path
 
@@ -113,7 +114,6 @@ def category_design(attributes: pd.DataFrame, tr: float = TR, kind: str = "hrf",
     for run, events in category_events(attributes, tr).items():
         n = int((attributes["run"] == run).sum())
         if kind == "hrf":
-            from nilearn.glm.first_level import make_first_level_design_matrix
 
             design = make_first_level_design_matrix(np.arange(n) * tr, events, hrf_model="glover", drift_model=None)
             parts.append(design.reindex(columns=names, fill_value=0.0).reset_index(drop=True))

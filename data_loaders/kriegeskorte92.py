@@ -15,7 +15,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import scipy.io
 import xarray as xr
+from scipy.spatial.distance import squareform
+
+from data_loaders.shared import shared_path
 
 SUBDIR = ("data", "fmri", "kriegeskorte2008_92images")
 SUPPLEMENT = "Kriegeskorte_Neuron2008_supplementalData.mat"
@@ -25,13 +29,11 @@ N_STIMULI = 92
 
 def default_root() -> Path:
     """The shared 92-image folder (``FileNotFoundError`` naming it when absent)."""
-    from data_loaders.shared import shared_path
 
     return shared_path(*SUBDIR)
 
 
 def _loadmat(path: Path) -> dict:
-    import scipy.io
 
     if not path.is_file():
         raise FileNotFoundError(f"92-image file {path} does not exist (expected the Kriegeskorte 2008 layout)")
@@ -45,7 +47,6 @@ def _square(values, path: Path, name: str) -> np.ndarray:
     if values.shape == (N_STIMULI, N_STIMULI):
         square = values
     elif values.shape == (n_upper,) or values.shape == (1, n_upper):
-        from scipy.spatial.distance import squareform
 
         square = squareform(values.ravel(), checks=False)
     else:

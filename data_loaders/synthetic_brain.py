@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 import xarray as xr
 
+from cogvision.models import extract_features, load_model
 from data_loaders.images import _read_builtin, to_tensor
 
 BACKGROUNDS = ("coffee", "rocket", "camera", "hubble_deep_field", "retina")
@@ -192,8 +193,6 @@ def make_synthetic_brain(
         raise ValueError(f"noise_ceiling must be in (0, 1], got {noise_ceiling}")
     if n_repeats < 1:
         raise ValueError(f"n_repeats must be >= 1, got {n_repeats}")
-    from cogvision.models import extract_features, load_model
-
     images, pixel_masks, categories = synthetic_stimuli(n_stimuli, image_size, seed=seed)
     torch.manual_seed(seed)
     net = load_model(model, device=device)

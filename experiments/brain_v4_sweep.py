@@ -22,7 +22,7 @@ import pandas as pd
 import torch
 import yaml
 
-from cogvision.brain.fitting import run_fit
+from cogvision.jobs.fit_encoder import run_fit
 from cogvision.brain.layer_sweep import encoder_differences, network_differences
 from data_loaders.cowley_v4 import default_root, list_sessions
 

@@ -3,7 +3,8 @@
 On the synthetic brain (``data_loaders.synthetic_brain``) the transformer encoder beats ridge on the
 category voxels. Those voxels are built by content-gated pooling (the transformer's own mechanism) and
 the encoder is given their true ROIs as queries, so the win could be true by construction.
-:func:`ablation_study` refits, on the same train/test split of each seed:
+:func:`ablate_brain` refits, on the same train/test split of a seed (the job over seeds and both
+brains is :func:`cogvision.jobs.brain_ablation.ablation_study`):
 
 - ``ridge`` (all grid positions x channels, RidgeCV) and ``factorized`` (Gaussian "where x what");
 - ``transformer``: one query per ROI (the design of ``docs/brain.md``);
@@ -22,16 +23,21 @@ draws a new brain (stimuli, network, receptive fields, weights, noise) and split
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+import xarray as xr
 from scipy import stats
 
 from cogvision.brain.factorized import FactorizedEncoder
 from cogvision.brain.metrics import pearson_r
 from cogvision.brain.ridge import RidgeCV
 from cogvision.brain.transformer import TransformerBrainEncoder
+from cogvision.reporting import get_logger
+
+log = get_logger(__name__)
 
 TRANSFORMER_VARIANTS = {"transformer": "roi", "single": "single", "hemisphere": "hemisphere",
                         "shuffled_roi": "roi", "roi+hemisphere": "roi+hemisphere"}
@@ -66,70 +72,55 @@ def fit_predict(encoder: str, x_train: np.ndarray, y_train: np.ndarray, x_test: 
     return model.fit(x_train, y_train, target_info=info).predict(x_test)
 
 
-def ablation_study(seeds: Sequence[int] = (0, 1, 2, 3, 4), *, plan: dict[str, Sequence[str]] | None = None,
-                   n_stimuli: int = 300, n_retinotopic: int = 16, n_category: int = 8, noise_ceiling: float = 0.8,
-                   train_fraction: float = 0.8, alphas: Sequence[float] = tuple(np.logspace(0, 6, 7)),
-                   factorized: dict | None = None, transformer: dict | None = None, device: str = "cpu",
-                   log: Callable[[str], None] | None = None) -> pd.DataFrame:
-    """Held-out mean r per seed, brain, encoder and voxel kind.
+def ablate_brain(ds: xr.Dataset, encoders: Sequence[str], *, seed: int, train_fraction: float = 0.8,
+                 alphas: Sequence[float] = tuple(np.logspace(0, 6, 7)), factorized: dict | None = None,
+                 transformer: dict | None = None, device: str = "cpu") -> pd.DataFrame:
+    """Held-out mean r of each encoder on one synthetic brain, per voxel kind, on one seeded split.
 
     Parameters
     ----------
-    seeds
-        One synthetic brain and split per seed.
-    plan
-        Pooling (``"content"``, ``"fixed"``) -> encoders of :data:`ENCODERS` to fit; default
-        :data:`DEFAULT_PLAN`.
-    n_stimuli, n_retinotopic, n_category, noise_ceiling
-        Passed to :func:`data_loaders.synthetic_brain.make_synthetic_brain`.
-    train_fraction
-        Share of stimuli fitted; the rest is scored. The split is the same for every encoder of a seed.
-    alphas
+    ds : xarray.Dataset
+        From :func:`data_loaders.synthetic_brain.make_synthetic_brain` (``features``, ``responses``, ``kind``,
+        ``roi``, ``hemisphere``; ``attrs["noise_ceiling"]``).
+    encoders : sequence of str
+        Of :data:`ENCODERS`.
+    seed : int
+        Seed of the split, the encoders and the ROI shuffle.
+    train_fraction : float
+        Share of stimuli fitted; the rest is scored. The split is the same for every encoder.
+    alphas : sequence of float
         Ridge penalties.
-    factorized, transformer
+    factorized, transformer : dict, optional
         Settings of :class:`FactorizedEncoder` and :class:`TransformerBrainEncoder` (all variants).
-    device
+    device : str
         Where the encoders fit.
-    log
-        Called with a line after each fit.
 
     Returns
     -------
     pandas.DataFrame
-        ``seed, pooling, encoder, kind, mean_r, ceiling, seconds``.
+        ``encoder, kind, mean_r, ceiling, seconds``; one line per fit is logged.
     """
-    import time
-
-    from data_loaders.synthetic_brain import make_synthetic_brain
-
-    plan = DEFAULT_PLAN if plan is None else plan
-    unknown = sorted({e for encoders in plan.values() for e in encoders} - set(ENCODERS))
+    unknown = sorted(set(encoders) - set(ENCODERS))
     if unknown:
         raise ValueError(f"unknown encoder(s) {unknown}; choose from {ENCODERS}")
+    x, y = ds["features"].values, ds["responses"].values
+    order = np.random.default_rng(seed).permutation(len(x))
+    n_train = int(round(train_fraction * len(x)))
+    train, test = np.sort(order[:n_train]), np.sort(order[n_train:])
+    kind = ds["kind"].values
+    ceiling = float(np.sqrt(ds.attrs["noise_ceiling"]))
     rows = []
-    for seed in seeds:
-        for pooling, encoders in plan.items():
-            ds = make_synthetic_brain(n_stimuli, n_retinotopic=n_retinotopic, n_category=n_category,
-                                      noise_ceiling=noise_ceiling, category_pooling=pooling, seed=seed)
-            x, y = ds["features"].values, ds["responses"].values
-            order = np.random.default_rng(seed).permutation(len(x))
-            n_train = int(round(train_fraction * len(x)))
-            train, test = np.sort(order[:n_train]), np.sort(order[n_train:])
-            kind = ds["kind"].values
-            for encoder in encoders:
-                start = time.perf_counter()
-                pred = fit_predict(encoder, x[train], y[train], x[test], target_table(ds, encoder, seed), seed=seed,
-                                   alphas=alphas, factorized=factorized or {}, transformer=transformer or {},
-                                   device=device)
-                r = pearson_r(y[test], pred)
-                seconds = time.perf_counter() - start
-                for k in ("retinotopic", "category"):
-                    rows.append({"seed": seed, "pooling": pooling, "encoder": encoder, "kind": k,
-                                 "mean_r": float(r[kind == k].mean()), "ceiling": float(np.sqrt(noise_ceiling)),
-                                 "seconds": seconds})
-                if log is not None:
-                    log(f"seed {seed} {pooling:7s} {encoder:15s} retinotopic {rows[-2]['mean_r']:.3f} "
-                        f"category {rows[-1]['mean_r']:.3f} ({seconds:.0f} s)")
+    for encoder in encoders:
+        start = time.perf_counter()
+        pred = fit_predict(encoder, x[train], y[train], x[test], target_table(ds, encoder, seed), seed=seed,
+                           alphas=alphas, factorized=factorized or {}, transformer=transformer or {}, device=device)
+        r = pearson_r(y[test], pred)
+        seconds = time.perf_counter() - start
+        for k in ("retinotopic", "category"):
+            rows.append({"encoder": encoder, "kind": k, "mean_r": float(r[kind == k].mean()), "ceiling": ceiling,
+                         "seconds": seconds})
+        log.info("seed %d %-15s retinotopic %.3f category %.3f (%.0f s)", seed, encoder, rows[-2]["mean_r"],
+                 rows[-1]["mean_r"], seconds)
     return pd.DataFrame(rows)
 
 
@@ -150,7 +141,7 @@ def summarize(table: pd.DataFrame, baselines: Sequence[str] = ("ridge", "transfo
     Parameters
     ----------
     table
-        From :func:`ablation_study`.
+        From :func:`cogvision.jobs.brain_ablation.ablation_study`.
     baselines
         Encoders subtracted seed by seed: column ``minus_<baseline>`` with ``_low`` / ``_high``.
     level

@@ -1,125 +1,111 @@
-"""``fit-encoder`` with several feature spaces: one banded ridge model, per-band scores and partition tables.
+"""Several feature spaces in one cross-validated fit: banded ridge per outer fold, per-band scores, partitions.
 
-A config whose ``features`` is a list fits :class:`~cogvision.brain.banded.BandedRidgeCV` (one band
-per entry) with the outer cross-validation of :mod:`cogvision.brain.fitting`::
-
-    stimuli: {images: DIR_OR_GLOB, size: 224}
-    features:                                  # each entry as a single `features` section; `model` and
-      - {model: SPEC, layer: NAME_A}           # `weights` carry over from the entry before; or {file: X.npy}
-      - {layer: NAME_B, name: late}            # name: the band's name (default: the layer or file stem)
-    responses: {npy: Y.npy, roi_labels: rois.txt}
-    encoder: {type: banded, alphas: [1, 10, 100], n_iter: 20, inner_cv: 5}   # type ridge works too
-    cv: {scheme: kfold, n_splits: 5}
-
-Per outer fold it fits the joint model and the reduced models of :func:`~cogvision.brain.partition.model_subsets`
-(each band alone; all but one band when there are three or more) and saves their held-out predictions
-(``folds/fold_K.npz``, so an interrupted fit resumes). Outputs, written atomically: ``scores.csv`` (per
-target: ``target, roi, r, r2`` of the joint model, ``r2_<band>`` of each band alone, ``unique_<band>``,
-``shared``, with three bands ``shared_<b>&<c>`` (exactly those two bands) and ``shared_higher`` (all
-three), ``weight_<band>`` (mean band weight over folds) and ``best_alpha`` (geometric mean)),
-``partition_rois.csv`` (per ROI: number of targets and the mean of each part), ``partition.nc`` (the
-:func:`~cogvision.brain.partition.partition_r2` dataset), ``predictions.npy`` (joint model),
-``figures/partition.png`` and ``summary.json`` (written last).
+The scientific steps of ``fit-encoder`` with a list of ``features`` (the job, which reads the config and
+writes the folder, is :mod:`cogvision.jobs.brain_banded`). Per outer fold :func:`fit_banded_fold` fits the
+joint model and the reduced models of :func:`~cogvision.brain.partition.model_subsets` (each band alone; all
+but one band when there are three or more) and returns their held-out predictions; :func:`banded_scores` turns
+the out-of-fold predictions of every fold into the ``scores.csv`` table (per target: ``r, r2`` of the joint
+model, ``r2_<band>`` of each band alone, ``unique_<band>``, ``shared``, with three bands ``shared_<b>&<c>``
+(exactly those two bands) and ``shared_higher`` (all three), ``weight_<band>`` (mean band weight over folds)
+and ``best_alpha`` (geometric mean)), the per-ROI means and the
+:func:`~cogvision.brain.partition.partition_r2` dataset.
 """
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
+import xarray as xr
 
-from cogvision.brain.features import as_matrix
 from cogvision.brain.metrics import pearson_r, r2_per_target
 from cogvision.brain.partition import model_subsets, partition_r2, subset_predictions
 
-ENCODER_KEYS = ("alphas", "n_iter", "concentration", "scoring", "solver", "n_targets_batch", "dtype", "correction",
-                "refine", "refine_lr")
+#: Settings of a banded ``encoder`` section passed to :class:`~cogvision.brain.banded.BandedRidgeCV`.
+ENCODER_KEYS = ("alphas", "n_iter", "concentration", "scoring", "solver", "n_targets_batch", "dtype", "refine",
+                "refine_lr")
 
 
-def feature_bands(config: dict, cache_dir: Path | None, device: str):
-    """Responses (as :class:`~cogvision.brain.fitting.FitData`), the stacked features (n, p), the column
-    indices of each band and the band names, from a config whose ``features`` is a list."""
-    from cogvision.brain.fitting import _features, load_data
-
-    entries = config["features"]
-    if not isinstance(entries, list) or len(entries) < 2:
-        raise ValueError("config features must be a list of at least two feature sections for a banded fit")
-    if (config.get("data") or {}).get("dataset"):
-        raise ValueError("config features as a list needs stimuli/responses sections, not data.dataset")
-    resolved, names, carry = [], [], {}
-    for i, entry in enumerate(entries):
-        if not isinstance(entry, dict):
-            raise ValueError(f"config features[{i}] must be a mapping like {{layer: NAME}}, got {entry!r}")
-        entry = dict(entry)
-        name = entry.pop("name", None)
-        if "file" not in entry:
-            if "layer" not in entry:
-                raise ValueError(f"config features[{i}] needs 'layer' (and 'model', here or in an earlier entry) or 'file'")
-            entry = {**carry, **entry}
-            if "model" not in entry:
-                raise ValueError(f"config features[{i}] has no 'model' and no earlier entry gives one")
-            carry = {k: entry[k] for k in ("model", "weights") if k in entry}
-        names.append(str(name or entry.get("layer") or Path(entry["file"]).stem))
-        resolved.append(entry)
-    if len(set(names)) != len(names):
-        raise ValueError(f"config features gives two bands the same name: {names}; set 'name' in the entries")
-    data = load_data({**config, "features": resolved[0]}, cache_dir, device)
-    mats = [as_matrix(data.features)]
-    mats += [as_matrix(_features({**config, "features": entry}, cache_dir, device)) for entry in resolved[1:]]
-    for name, mat in zip(names, mats):
-        if len(mat) != len(data.responses):
-            raise ValueError(f"features band {name!r} has {len(mat)} rows; the responses have {len(data.responses)}")
-    edges = np.cumsum([0] + [m.shape[1] for m in mats])
-    bands = [np.arange(a, b) for a, b in zip(edges[:-1], edges[1:])]
-    return data, np.hstack(mats).astype(np.float64), bands, names
+def band_columns(widths: Sequence[int]) -> list[np.ndarray]:
+    """Column indices of consecutive bands of the given widths in the stacked feature matrix."""
+    edges = np.cumsum([0, *widths])
+    return [np.arange(a, b) for a, b in zip(edges[:-1], edges[1:])]
 
 
-def run_banded_fit(config: dict, out_dir: Path, *, overwrite: bool, resume: bool, device: str,
-                   progress: bool = True) -> dict:
-    """Fit the banded model and its reduced models with outer CV; write the outputs (module docstring)."""
-    from tqdm.auto import tqdm
+def fold_key(name: str) -> str:
+    """The name a model subset (``single/0``) has in a saved fold file (``single__0``)."""
+    return name.replace("/", "__")
 
-    from cogvision.brain.fitting import _prepare_out, _savez, _write_atomic, outer_splits
-    from cogvision.viz.partition import plot_partition
 
-    encoder = config["encoder"]
-    unknown = set(encoder) - set(ENCODER_KEYS) - {"type", "inner_cv"}
-    if unknown:
-        raise ValueError(f"config encoder has unknown key(s) {sorted(unknown)} for a banded fit; "
-                         f"expected some of {sorted(ENCODER_KEYS + ('inner_cv',))}")
-    _prepare_out(out_dir, config, overwrite, resume)
-    data, x, bands, names = feature_bands(config, out_dir / "cache", device)
-    y = data.responses.astype(np.float64)
-    splits = outer_splits(config, len(y), data.groups)
-    params = {k: encoder[k] for k in ENCODER_KEYS if k in encoder and k != "correction"}
-    params.update(cv=encoder.get("inner_cv", 5), device=device, random_state=int(config.get("seed", 0)))
-    subsets = model_subsets(len(bands))
+def fit_banded_fold(x: np.ndarray, y: np.ndarray, bands: list[np.ndarray], train: np.ndarray, test: np.ndarray,
+                    groups: np.ndarray | None, **params) -> dict[str, np.ndarray]:
+    """Held-out predictions of the joint and reduced banded models of one outer fold.
+
+    Parameters
+    ----------
+    x : ndarray of shape (n_samples, n_features)
+        Stacked bands.
+    y : ndarray of shape (n_samples, n_targets)
+    bands : list of ndarray
+        Column indices of each band.
+    train, test : ndarray of int
+    groups : ndarray of shape (n_samples,) or None
+        For the inner CV.
+    **params
+        :class:`~cogvision.brain.banded.BandedRidgeCV` parameters.
+
+    Returns
+    -------
+    dict of str to ndarray
+        One (n_test, n_targets) prediction per model (keys from :func:`fold_key`), the joint model's
+        ``weights`` (n_bands, n_targets) and ``alphas`` (n_targets,).
+    """
+    result = {}
+    for name, subset in model_subsets(len(bands)).items():
+        model, result[fold_key(name)] = subset_predictions(x, y, [bands[b] for b in subset], train, test, groups,
+                                                           **params)
+        if name == "joint":
+            result.update(weights=model.band_weights_, alphas=model.best_alphas_)
+    return result
+
+
+def banded_scores(y: np.ndarray, folds: list[dict], names: list[str], targets: pd.DataFrame,
+                  correction: str = "clip") -> tuple[pd.DataFrame, pd.DataFrame, xr.Dataset, np.ndarray]:
+    """Per-target and per-ROI scores and variance partition from every fold of :func:`fit_banded_fold`.
+
+    Parameters
+    ----------
+    y : ndarray of shape (n_samples, n_targets)
+    folds : list of dict
+        Each fold's result with its ``test`` indices added.
+    names : list of str
+        Band names.
+    targets : pandas.DataFrame
+        One row per target (``target``, ``roi``, ...); the scores are added as columns.
+    correction : {"clip", "none"}
+        Of the partition (:func:`~cogvision.brain.partition.partition_r2`).
+
+    Returns
+    -------
+    scores : pandas.DataFrame
+    rois : pandas.DataFrame
+        Per ROI: ``n_targets`` and the mean of ``r2``, each ``unique_<band>``, ``shared`` and the pair terms.
+    partition : xarray.Dataset
+    predictions : ndarray of shape (n_samples, n_targets)
+        The joint model's out-of-fold predictions.
+    """
+    subsets = model_subsets(len(names))
     pred = {name: np.full(y.shape, np.nan) for name in subsets}
-    weights, log_alphas = [], []
-    for k, (train, test) in enumerate(tqdm(splits, desc="folds", disable=not progress)):
-        path = out_dir / "folds" / f"fold_{k}.npz"
-        if not path.is_file():
-            result = {}
-            for name, subset in subsets.items():
-                model, result[name.replace("/", "__")] = subset_predictions(
-                    x, y, [bands[b] for b in subset], train, test, data.groups, **params)
-                if name == "joint":
-                    result.update(weights=model.band_weights_, alphas=model.best_alphas_)
-            _write_atomic(path, lambda tmp, r=result, te=test: _savez(tmp, test=te, **r))
-        with np.load(path) as saved:
-            for name in subsets:
-                pred[name][saved["test"]] = saved[name.replace("/", "__")]
-            weights.append(saved["weights"])
-            log_alphas.append(np.log(saved["alphas"]))
+    for fold in folds:
+        for name in subsets:
+            pred[name][fold["test"]] = fold[fold_key(name)]
     tested = ~np.isnan(pred["joint"]).any(1)
     r2 = {name: r2_per_target(y[tested], p[tested]) for name, p in pred.items()}
-    part = partition_r2(r2, names, encoder.get("correction", "clip"))
-    scores = data.targets.copy()
+    part = partition_r2(r2, names, correction)
+    scores = targets.copy()
     scores["r"] = pearson_r(y[tested], pred["joint"][tested])
     scores["r2"] = r2["joint"]
-    mean_weights = np.mean(weights, 0)
     for b, name in enumerate(names):
         scores[f"r2_{name}"] = r2[f"single/{b}"]
         scores[f"unique_{name}"] = part["unique"].values[b]
@@ -131,22 +117,11 @@ def run_banded_fit(config: dict, out_dir: Path, *, overwrite: bool, resume: bool
             pair_parts.append(f"shared_{pair}")
         scores["shared_higher"] = part["shared_higher"].values
         pair_parts.append("shared_higher")
+    mean_weights = np.mean([fold["weights"] for fold in folds], 0)
     for b, name in enumerate(names):
         scores[f"weight_{name}"] = mean_weights[b]
-    scores["best_alpha"] = np.exp(np.mean(log_alphas, 0))
+    scores["best_alpha"] = np.exp(np.mean([np.log(fold["alphas"]) for fold in folds], 0))
     parts = ["r2"] + [f"unique_{n}" for n in names] + ["shared"] + pair_parts
     rois = scores.groupby("roi")[parts].mean().reset_index()
     rois.insert(1, "n_targets", scores.groupby("roi").size().values)
-    _write_atomic(out_dir / "scores.csv", lambda tmp: scores.to_csv(tmp, index=False))
-    _write_atomic(out_dir / "partition_rois.csv", lambda tmp: rois.to_csv(tmp, index=False))
-    _write_atomic(out_dir / "partition.nc", lambda tmp: part.to_netcdf(tmp, engine="scipy"))
-    _write_atomic(out_dir / "predictions.npy", lambda tmp: _savez(tmp, pred["joint"].astype(np.float32)))
-    fig = plot_partition(part, scores["roi"].to_numpy(), title="held-out variance partition")
-    _write_atomic(out_dir / "figures" / "partition.png", lambda tmp: fig.savefig(tmp, format="png", dpi=100))
-    summary = {"encoder": "banded", "bands": {n: len(b) for n, b in zip(names, bands)}, "cv": config["cv"]["scheme"],
-               "n_folds": len(splits), "n_samples": int(y.shape[0]), "n_targets": int(y.shape[1]),
-               "mean_r": float(scores["r"].mean()), "mean_r2": float(scores["r2"].mean()),
-               "mean_unique": {n: float(scores[f"unique_{n}"].mean()) for n in names},
-               "mean_shared": float(scores["shared"].mean()), "correction": part.attrs["correction"]}
-    _write_atomic(out_dir / "summary.json", lambda tmp: tmp.write_text(json.dumps(summary, indent=2)))
-    return summary
+    return scores, rois, part, pred["joint"]

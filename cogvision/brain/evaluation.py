@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import torch
 import xarray as xr
 
 from cogvision.brain.factorized import FactorizedEncoder, gaussian_maps
@@ -129,7 +130,5 @@ def compare_encoders(ds: xr.Dataset, *, train_fraction: float = 0.8, alphas=tupl
 
 
 def _torch_rf(ds: xr.Dataset, voxels: np.ndarray):
-    import torch
-
     centres = torch.tensor(np.stack([ds["rf_y"].values[voxels], ds["rf_x"].values[voxels]], 1))
     return centres, torch.tensor(ds["rf_sigma"].values[voxels])

@@ -12,14 +12,20 @@ Encoders read features as a grid array (n_stimuli, channels, H, W) (:func:`as_gr
 from __future__ import annotations
 
 import hashlib
+import io
 import os
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import torch
 import xarray as xr
 
-from cogvision.models import extract_features, load_model, preprocessing_for, token_layout
+from cogvision.io import atomic_write, write_dataset
+from cogvision.models import FeatureRecorder, extract_features, load_model, preprocessing_for, token_layout
+from cogvision.reporting import get_logger
+
+log = get_logger(__name__)
 
 
 def images_hash(images: torch.Tensor) -> str:
@@ -40,14 +46,15 @@ def cache_path(cache_dir: str | os.PathLike, record: dict) -> Path:
 
 
 def _to_grid_array(da: xr.DataArray, grid: tuple[int, int] | None) -> xr.DataArray:
-    """Conv maps stay as they are; patch tokens become (stimulus, channel, y, x)."""
-    layer = da.name
+    """Conv maps (stimulus, channel, y, x) stay as they are; patch tokens (stimulus, token, channel) are laid on
+    their grid as (stimulus, channel, y, x), CLS and register tokens (``token_kind`` other than ``patch``) dropped."""
+    layer = da.attrs.get("layer", da.name)
     if da.ndim == 4:
-        return da.rename({f"{layer}/channel": "channel", f"{layer}/y": "y", f"{layer}/x": "x"})
+        return da
     if da.ndim != 3:
         raise ValueError(f"layer {layer!r} gives features with dims {da.dims}; encoders need a conv map "
                          "(stimulus, channel, y, x) or tokens (stimulus, token, channel)")
-    kind = da.coords.get(f"{layer}/token_kind")
+    kind = da.coords.get("token_kind")
     tokens = da.values if kind is None else da.values[:, np.asarray(kind) == "patch"]
     n = tokens.shape[1]
     if grid is None:
@@ -72,6 +79,7 @@ def cached_features(
     stimulus_ids: list | None = None,
     batch_size: int = 32,
     device: str = "auto",
+    allow_code: bool = False,
 ) -> xr.DataArray:
     """Grid features (stimulus, channel, y, x) of ``images`` at ``layer`` of model ``spec``, cached.
 
@@ -93,6 +101,8 @@ def cached_features(
         Labels of the ``stimulus`` dim.
     batch_size, device
         Extraction settings.
+    allow_code
+        Let a ``package.module:factory`` spec run its code (see :func:`cogvision.models.load_model`).
 
     Returns
     -------
@@ -102,27 +112,33 @@ def cached_features(
     """
     record = _record(spec, layer, weights, seed, images)
     path = cache_path(cache_dir, record) if cache_dir is not None else None
-    if path is not None and path.exists():
-        with xr.open_dataarray(path, engine="scipy") as cached:
-            cached = cached.load()
-        if all(str(cached.attrs.get(k)) == str(v) for k, v in record.items()):
-            return cached
+    cached = _read_cached_array(path) if path is not None and path.exists() else None
+    if cached is not None and all(str(cached.attrs.get(k)) == str(v) for k, v in record.items()):
+        return cached
     torch.manual_seed(seed)
-    model = load_model(spec, weights=weights, device=device)
-    ds = extract_features(model, images, [layer], batch_size=batch_size, stimulus_ids=stimulus_ids)
+    model = load_model(spec, weights=weights, device=device, allow_code=allow_code)
+    raw = extract_features(model, images, [layer], batch_size=batch_size, stimulus_ids=stimulus_ids)[layer]
     prep = preprocessing_for(model)
     grid = None
-    if ds[layer].ndim == 3 and getattr(model, "patch_embed", None) is not None:
+    if raw.ndim == 3 and getattr(model, "patch_embed", None) is not None:
         grid = token_layout(model, (prep.crop, prep.crop)).grid
-    da = _to_grid_array(ds[layer], grid).astype(np.float32)
+    da = _to_grid_array(raw, grid).astype(np.float32)
     da.name = "features"
-    da.attrs = {**record, "preprocessing": ds.attrs["preprocessing"]}
+    da.attrs = {**record, "preprocessing": raw.attrs["preprocessing"]}
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-        da.to_netcdf(tmp, engine="scipy")
-        os.replace(tmp, path)
+        write_dataset(da, path)
     return da
+
+
+def _read_cached_array(path: Path) -> xr.DataArray | None:
+    """The cached features in ``path`` (netCDF3 or netCDF4), or None with a warning when it cannot be read."""
+    try:
+        with xr.open_dataarray(path) as cached:
+            return cached.load()
+    except (OSError, ValueError, TypeError) as err:
+        log.warning("feature cache %s is unreadable (%s); computing the features again", path, err)
+        return None
 
 
 def as_grid(features) -> np.ndarray:
@@ -130,11 +146,11 @@ def as_grid(features) -> np.ndarray:
 
     Accepts a 4-D array/DataArray, or 3-D tokens (n, L, C) with a square number of tokens.
     """
-    if isinstance(features, xr.DataArray) and features.ndim == 3 and features.name is not None:
+    if isinstance(features, xr.DataArray) and features.ndim == 3:
         features = _to_grid_array(features, None)
     array = np.asarray(features, dtype=np.float32)
     if array.ndim == 3:
-        array = _to_grid_array(xr.DataArray(array, dims=("stimulus", "t/token", "t/channel"), name="t"), None).values
+        array = _to_grid_array(xr.DataArray(array, dims=("stimulus", "token", "channel")), None).values
     if array.ndim != 4:
         raise ValueError(f"features have shape {array.shape}; expected (n_stimuli, channels, H, W) or tokens (n, L, C)")
     return array
@@ -160,6 +176,7 @@ def pooled_layer_features(
     seed: int = 0,
     batch_size: int = 32,
     device: str = "auto",
+    allow_code: bool = False,
 ) -> dict[str, np.ndarray]:
     """Features of several layers from one pass, each adaptive-average-pooled to ``pool x pool``, cached.
 
@@ -178,22 +195,21 @@ def pooled_layer_features(
         Folder of the ``.npz`` cache keyed by model, weights, layers, pool, size, seed and images.
     pool, size, seed, batch_size, device
         Extraction settings.
+    allow_code
+        Let a ``package.module:factory`` spec run its code (see :func:`cogvision.models.load_model`).
 
     Returns
     -------
     dict of str to ndarray of shape (n_stimuli, C, pool, pool)
         float32, in the order of ``layers``.
     """
-    from cogvision.models import FeatureRecorder
-
     record = {**_record(spec, ",".join(layers), weights, seed, images), "pool": int(pool), "size": int(size)}
     path = cache_path(cache_dir, record).with_suffix(".npz") if cache_dir is not None else None
-    if path is not None and path.exists():
-        with np.load(path) as saved:
-            if all(f"layer:{name}" in saved.files for name in layers):
-                return {name: saved[f"layer:{name}"] for name in layers}
+    cached = _read_cached_layers(path, layers) if path is not None and path.exists() else None
+    if cached is not None:
+        return cached
     torch.manual_seed(seed)
-    model = load_model(spec, weights=weights, device=device)
+    model = load_model(spec, weights=weights, device=device, allow_code=allow_code)
     prep = preprocessing_for(model)
     dev = next(model.parameters()).device
     chunks: dict[str, list[np.ndarray]] = {name: [] for name in layers}
@@ -215,7 +231,18 @@ def pooled_layer_features(
     result = {name: np.concatenate(chunks[name]) for name in layers}
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.npz")
-        np.savez(tmp, **{f"layer:{name}": value for name, value in result.items()})
-        os.replace(tmp, path)
+        buffer = io.BytesIO()
+        np.savez(buffer, **{f"layer:{name}": value for name, value in result.items()})
+        atomic_write(path, buffer.getvalue())
     return result
+
+
+def _read_cached_layers(path: Path, layers: list[str]) -> dict[str, np.ndarray] | None:
+    """The cached layers in ``path``, or None (with a warning when the file cannot be read)."""
+    try:
+        with np.load(path) as saved:
+            if all(f"layer:{name}" in saved.files for name in layers):
+                return {name: saved[f"layer:{name}"] for name in layers}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+        log.warning("feature cache %s is unreadable (%s); computing the features again", path, err)
+    return None

@@ -8,11 +8,15 @@ one onto the other.
 
 from __future__ import annotations
 
+import gzip
 import os
 from pathlib import Path
 
 import nibabel as nib
 import numpy as np
+from nilearn.maskers import NiftiMasker
+
+from cogvision.io import atomic_write
 
 FSAVERAGE7_VERTICES = 163_842
 
@@ -25,7 +29,7 @@ def _load_img(img, what: str):
     return img
 
 
-def mask_responses(bold, mask, *, standardize_runs=None) -> tuple[np.ndarray, "NiftiMasker"]:  # noqa: F821
+def mask_responses(bold, mask, *, standardize_runs=None) -> tuple[np.ndarray, NiftiMasker]:
     """Responses (n_volumes, n_voxels) of the voxels inside ``mask``.
 
     Parameters
@@ -49,8 +53,6 @@ def mask_responses(bold, mask, *, standardize_runs=None) -> tuple[np.ndarray, "N
         When the mask's shape or affine differs from the image's, the mask is empty, or the runs do
         not match the number of volumes.
     """
-    from nilearn.maskers import NiftiMasker
-
     bold_img, mask_img = _load_img(bold, "BOLD image"), _load_img(mask, "mask image")
     if len(bold_img.shape) != 4:
         raise ValueError(f"BOLD image has shape {bold_img.shape}; expected 4-D (x, y, z, volumes)")
@@ -90,17 +92,11 @@ def to_nifti(values: np.ndarray, masker):
     return masker.inverse_transform(values)
 
 
-def _atomic(path: Path, write) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp{os.getpid()}_{path.name}")
-    write(tmp)
-    os.replace(tmp, path)
-    return path
-
-
 def save_nifti(img, path: str | os.PathLike) -> Path:
-    """Write a NIfTI image atomically (temporary file, then rename)."""
-    return _atomic(Path(path), lambda tmp: nib.save(img, str(tmp)))
+    """Write a NIfTI image atomically (temporary file, then rename); ``.nii.gz`` is gzip-compressed."""
+    path = Path(path)
+    data = img.to_bytes()
+    return atomic_write(path, gzip.compress(data, mtime=0) if path.name.endswith(".gz") else data)
 
 
 def to_fsaverage(values: np.ndarray, fsaverage_index: np.ndarray, n_vertices: int = FSAVERAGE7_VERTICES,
@@ -135,7 +131,7 @@ def save_gifti(values: np.ndarray, path: str | os.PathLike) -> Path:
     if data.ndim != 1:
         raise ValueError(f"values have shape {data.shape}; expected one value per vertex (1-D)")
     image = nib.gifti.GiftiImage(darrays=[nib.gifti.GiftiDataArray(data, intent="NIFTI_INTENT_ESTIMATE")])
-    return _atomic(Path(path), lambda tmp: nib.save(image, str(tmp)))
+    return atomic_write(Path(path), image.to_xml())
 
 
 def load_surface_responses(left, right) -> tuple[np.ndarray, np.ndarray]:

@@ -16,26 +16,34 @@ from pathlib import Path
 
 import numpy as np
 
+from cogvision.brain.evaluation import compare_encoders
+from cogvision.brain.metrics import noise_normalized_score, pearson_r
+from cogvision.brain.nilearn_io import mask_responses, to_nifti
+from cogvision.brain.ridge import RidgeCV, make_splits
+from cogvision.io import save_figure
+from cogvision.viz.brain import plot_encoder_comparison, plot_receptive_fields, plot_routing_maps, plot_volume_map
+from data_loaders.algonauts import load_noise_ceiling, load_reference_correlation
+from data_loaders.haxby import category_design, load_haxby
+from data_loaders.synthetic_brain import make_synthetic_brain
+
 COMMAND = "cogvision demo --sections brain"
 
 
 def _synthetic(out_dir: Path, device: str) -> tuple[str, dict]:
-    from cogvision.brain.evaluation import compare_encoders
-    from cogvision.viz.brain import plot_encoder_comparison, plot_receptive_fields, plot_routing_maps
-    from data_loaders.synthetic_brain import make_synthetic_brain
-
     ds = make_synthetic_brain(160, n_retinotopic=16, n_category=8, noise_ceiling=0.8, device="cpu")
     comp = compare_encoders(ds, factorized={"epochs": 12},
                             transformer={"d_model": 32, "n_heads": 4, "dim_feedforward": 64, "epochs": 15},
                             device=device)
-    plot_encoder_comparison(comp.table, out_dir / "encoders.png")
+    save_figure(plot_encoder_comparison(comp.table), out_dir / "encoders.png", dpi=100)
     fact = comp.models["factorized"]
     retino = ds["kind"].values == "retinotopic"
-    plot_receptive_fields(fact.receptive_fields_.values[retino], out_dir / "receptive_fields.png",
-                          true_centres=np.stack([ds["rf_y"].values[retino], ds["rf_x"].values[retino]], 1))
+    fig = plot_receptive_fields(fact.receptive_fields_.values[retino],
+                                true_centres=np.stack([ds["rf_y"].values[retino], ds["rf_x"].values[retino]], 1))
+    save_figure(fig, out_dir / "receptive_fields.png", dpi=100)
     stim = comp.routing_maps["stimulus"].values[:4]
-    plot_routing_maps(ds["images"].sel(stimulus=stim).values, comp.routing_maps.values[:4],
-                      list(comp.routing_maps["query"].values), out_dir / "routing.png")
+    fig = plot_routing_maps(ds["images"].sel(stimulus=stim).values, comp.routing_maps.values[:4],
+                            list(comp.routing_maps["query"].values))
+    save_figure(fig, out_dir / "routing.png", dpi=100)
     numbers = {f"synthetic_{row.encoder}_{row.kind}_r": row.mean_r for row in comp.table.itertuples()}
     numbers["synthetic_rf_centre_error_median"] = float(comp.receptive_fields["centre_error"].median())
     for row in comp.routing.itertuples():
@@ -62,12 +70,6 @@ def _synthetic(out_dir: Path, device: str) -> tuple[str, dict]:
 
 
 def _haxby(out_dir: Path, shared: Path, device: str) -> tuple[str, dict]:
-    from cogvision.brain.metrics import pearson_r
-    from cogvision.brain.nilearn_io import mask_responses, to_nifti
-    from cogvision.brain.ridge import RidgeCV, make_splits
-    from cogvision.viz.brain import plot_volume_map
-    from data_loaders.haxby import category_design, load_haxby
-
     haxby = load_haxby(shared / "data" / "fmri" / "haxby2001_subj1")
     runs = haxby.attributes["run"].to_numpy()
     y, masker = mask_responses(haxby.bold, haxby.mask, standardize_runs=runs)
@@ -77,7 +79,7 @@ def _haxby(out_dir: Path, shared: Path, device: str) -> tuple[str, dict]:
         model = RidgeCV(alphas=np.logspace(-2, 5, 8), cv="logo", device=device).fit(x[train], y[train], groups=runs[train])
         pred[test] = model.predict(x[test])
     r = pearson_r(y, pred)
-    plot_volume_map(to_nifti(r, masker), out_dir / "haxby_r.png", title="Haxby: held-out r")
+    save_figure(plot_volume_map(to_nifti(r, masker), title="Haxby: held-out r"), out_dir / "haxby_r.png", dpi=100)
     q = np.percentile(r, [50, 90, 99])
     numbers = {"haxby_median_r": float(q[0]), "haxby_p90_r": float(q[1]), "haxby_p99_r": float(q[2]),
                "haxby_max_r": float(r.max())}
@@ -88,9 +90,6 @@ def _haxby(out_dir: Path, shared: Path, device: str) -> tuple[str, dict]:
 
 
 def _algonauts(shared: Path) -> tuple[str, dict]:
-    from cogvision.brain.metrics import noise_normalized_score
-    from data_loaders.algonauts import load_noise_ceiling, load_reference_correlation
-
     base = shared / "data" / "fmri" / "algonauts2023"
     nc = load_noise_ceiling(1, base / "algonauts2023_noise_ceiling")
     r = load_reference_correlation(base / "algonauts2023_transformer_val_corr_subj01")

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from cogvision.brain.fitting import run_fit
+from cogvision.jobs.fit_encoder import run_fit
 from tests.brain.test_banded import synthetic_partition
 
 
@@ -32,7 +32,7 @@ def test_fit_encoder_writes_per_band_scores_and_partition(tmp_path):
     assert len(scores) == 12 and summary["bands"] == {"early": 8, "b": 8}
     rois = pd.read_csv(out / "partition_rois.csv")
     assert list(rois["roi"]) == ["V1", "V4"] and list(rois["n_targets"]) == [6, 6]
-    part = xr.open_dataset(out / "partition.nc", engine="scipy")
+    part = xr.load_dataset(out / "partition.nc")
     np.testing.assert_allclose(part["unique"].sel(band="early").values, scores["unique_early"])
     # the synthetic contributions (unique 0.30 and 0.15, shared 0.20), loosely: 12 targets and 400 samples
     assert abs(summary["mean_unique"]["early"] - 0.30) < 0.05 and abs(summary["mean_shared"] - 0.20) < 0.05
@@ -46,12 +46,13 @@ def test_fit_encoder_writes_per_band_scores_and_partition(tmp_path):
 
 def test_fit_encoder_banded_config_errors(tmp_path):
     config = _config(tmp_path)
-    with pytest.raises(ValueError, match="features\\[1\\] needs 'layer'"):
+    with pytest.raises(ValueError, match=r"features\[1\]: needs 'file', or 'layer'"):
         run_fit({**config, "features": [{"file": "a.npy"}, {"weights": None}]}, tmp_path / "o1", progress=False)
     with pytest.raises(ValueError, match="same name"):
         run_fit({**config, "features": [{"file": "a.npy"}, {"file": "a.npy"}]}, tmp_path / "o2", progress=False)
-    with pytest.raises(ValueError, match="unknown key"):
+    with pytest.raises(ValueError, match=r"encoder: unknown key\(s\) \['epochs'\]"):
         run_fit(_config(tmp_path, epochs=3), tmp_path / "o3", progress=False)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith("o")]
 
 
 def test_fit_encoder_three_bands_writes_pair_specific_shared_variance(tmp_path):
@@ -62,7 +63,7 @@ def test_fit_encoder_three_bands_writes_pair_specific_shared_variance(tmp_path):
     config["features"] = [{"file": "a1.npy"}, {"file": "a2.npy"}, {"file": "b.npy"}]
     run_fit(config, tmp_path / "out", device="cpu", progress=False)
     scores = pd.read_csv(tmp_path / "out" / "scores.csv")
-    part = xr.open_dataset(tmp_path / "out" / "partition.nc", engine="scipy")
+    part = xr.load_dataset(tmp_path / "out" / "partition.nc")
     assert list(part["pair"].values) == ["a1&a2", "a1&b", "a2&b"]
     for i, pair in enumerate(part["pair"].values):
         np.testing.assert_allclose(scores[f"shared_{pair}"], part["pair_shared"].values[i])

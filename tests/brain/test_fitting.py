@@ -2,14 +2,19 @@
 
 import json
 
+import nibabel as nib
 import numpy as np
 import pandas as pd
 import pytest
+import xarray as xr
 import yaml
+from distributed import Client, LocalCluster
 from typer.testing import CliRunner
 
-from cogvision.brain.fitting import load_config, run_fit
+from cogvision.brain import RidgeCV, make_splits, pearson_r
 from cogvision.cli import app
+from cogvision.jobs.fit_encoder import run_fit
+from cogvision.jobs.fit_encoder_config import load_config
 
 
 def _write_npy_problem(tmp_path, n=72, p=9, t=12, seed=0):
@@ -33,8 +38,6 @@ def _write_npy_problem(tmp_path, n=72, p=9, t=12, seed=0):
 
 
 def test_ridge_fit_writes_scores_and_matches_direct_loop(tmp_path):
-    from cogvision.brain import RidgeCV, make_splits, pearson_r
-
     path, x, y = _write_npy_problem(tmp_path)
     summary = run_fit(path, tmp_path / "out", device="cpu", progress=False)
     scores = pd.read_csv(tmp_path / "out" / "scores.csv")
@@ -49,6 +52,8 @@ def test_ridge_fit_writes_scores_and_matches_direct_loop(tmp_path):
     rois = pd.read_csv(tmp_path / "out" / "roi_summary.csv")
     assert sorted(rois["roi"]) == ["FFA", "V1"]
     assert (tmp_path / "out" / "figures" / "score_hist.png").is_file()
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "out" / "scores.parquet"), scores)
+    assert json.loads((tmp_path / "out" / "run.json").read_text())["seed"] == 0
 
 
 def test_refuses_overwrite_and_resumes(tmp_path):
@@ -69,9 +74,6 @@ def test_refuses_overwrite_and_resumes(tmp_path):
 
 
 def test_dask_local_cluster_gives_identical_results(tmp_path):
-    pytest.importorskip("distributed")
-    from distributed import Client, LocalCluster
-
     path, *_ = _write_npy_problem(tmp_path)
     run_fit(path, tmp_path / "single", device="cpu", progress=False)
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, protocol="tcp://", host="127.0.0.1",
@@ -88,9 +90,9 @@ def test_config_and_data_errors_are_clear(tmp_path):
     path, *_ = _write_npy_problem(tmp_path)
     config = yaml.safe_load(path.read_text())
     config["base_dir"] = str(tmp_path)
-    with pytest.raises(ValueError, match="encoder.type"):
+    with pytest.raises(ValueError, match="encoder.type: 'svm' is not one of 'ridge', 'factorized'"):
         load_config({**config, "encoder": {"type": "svm"}})
-    with pytest.raises(ValueError, match="unknown section"):
+    with pytest.raises(ValueError, match=r"unknown section\(s\) \['voxels'\]; expected some of \['allow_code'"):
         load_config({**config, "voxels": 3})
     bad_rois = {**config, "responses": {**config["responses"], "rois": ["V1", "PPA"]}}
     with pytest.raises(ValueError, match=r"unknown ROI label\(s\) \['PPA'\]"):
@@ -108,13 +110,12 @@ def test_config_and_data_errors_are_clear(tmp_path):
     np.save(tmp_path / "flat.npy", y)
     with pytest.raises(ValueError, match="zero-variance"):
         run_fit({**config, "responses": {"npy": "flat.npy"}}, tmp_path / "o4", device="cpu", progress=False)
-    with pytest.raises(FileNotFoundError, match="missing.npy"):
+    with pytest.raises(FileNotFoundError, match="features.file: file .*missing.npy does not exist"):
         run_fit({**config, "features": {"file": "missing.npy"}}, tmp_path / "o5", device="cpu", progress=False)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith("o")]  # every failure before any folder
 
 
 def test_surface_responses_write_gifti_scores(tmp_path):
-    import nibabel as nib
-
     path, x, y = _write_npy_problem(tmp_path)
     np.save(tmp_path / "lh.npy", y[:, :5])
     np.save(tmp_path / "rh.npy", y[:, 5:])
@@ -148,8 +149,6 @@ def test_transformer_fit_on_synthetic_dataset_writes_routing_maps(tmp_path):
     }
     summary = run_fit(config, tmp_path / "out", device="cpu", progress=False)
     assert summary["n_targets"] == 8 and summary["n_folds"] == 1
-    import xarray as xr
-
-    with xr.open_dataarray(tmp_path / "out" / "routing_maps.nc", engine="scipy") as routing:
+    with xr.open_dataarray(tmp_path / "out" / "routing_maps.nc") as routing:
         assert routing.dims == ("stimulus", "query", "y", "x") and routing.sizes["stimulus"] == 12
     assert (tmp_path / "out" / "checkpoints" / "fold_0" / "last.pt").is_file()

@@ -6,8 +6,15 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from distributed import Client, LocalCluster
+from typer.testing import CliRunner
 
-from cogvision.brain.fitting import load_config, run_fit
+from cogvision.brain.layer_sweep import encoder_differences, network_differences, rms_scaled
+from cogvision.brain.metrics import r2_per_target
+from cogvision.brain.ridge import RidgeCV
+from cogvision.cli import app
+from cogvision.jobs.fit_encoder import run_fit
+from cogvision.jobs.fit_encoder_config import load_config
 from tests.brain.test_neural_loaders import make_session
 
 TINY = "cogvision.models.builtin:tiny_cnn"
@@ -47,8 +54,6 @@ def test_sweep_without_repeats_gives_nan(tmp_path):
 
 
 def test_sweep_dask_equals_single_process(session_dir, tmp_path):
-    from distributed import Client, LocalCluster
-
     run_fit(sweep_config(session_dir), tmp_path / "single", progress=False)
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, protocol="tcp://", host="127.0.0.1",
                       dashboard_address=None) as cluster, Client(cluster) as client:
@@ -60,12 +65,15 @@ def test_sweep_dask_equals_single_process(session_dir, tmp_path):
 
 @pytest.mark.parametrize("change, message", [
     (lambda c: c["data"].update(session="999"), r"session '999' not found"),
-    (lambda c: c["data"].update(colour="red"), r"config data has unknown key\(s\) \['colour'\]"),
-    (lambda c: c["model"].update(layers="features.1"), r"config model.layers must be list"),
-    (lambda c: c["model"].update(pool="4"), r"config model.pool must be int"),
-    (lambda c: c["encoders"][0].update(alpha=3), r"encoders\[0\] \(ridge\) has unknown setting\(s\) \['alpha'\]"),
+    (lambda c: c["data"].update(colour="red"), r"data: unknown key\(s\) \['colour'\]; expected some of \['dataset', "),
+    (lambda c: c["model"].update(layers="features.1"), r"model.layers: input should be a valid list, got 'features.1'"),
+    (lambda c: c["model"].update(pool="4"), r"model.pool: input should be a valid integer, got '4'"),
+    (lambda c: c["encoders"][0].update(alpha=3), r"encoders\[0\]: unknown key\(s\) \['alpha'\]; expected some of \['alphas'"),
     (lambda c: c.update(extra=1), r"unknown section\(s\) \['extra'\]"),
-    (lambda c: c["model"].update(scale="zscore"), r"config model.scale must be one of"),
+    (lambda c: c["model"].update(scale="zscore"), r"model.scale: expected 'none' or 'rms', got 'zscore'"),
+    (lambda c: c["model"].update(weights="nowhere.pt"), r"model.weights: file .*nowhere.pt does not exist"),
+    (lambda c: c["encoders"].append({"type": "ridge"}), r"encoders have repeated names \['ridge', 'ridge'\]"),
+    (lambda c: c["model"].update(spec="os:getcwd"), r"model.spec 'os:getcwd' imports and calls Python code"),
 ])
 def test_sweep_bad_config_writes_nothing(session_dir, tmp_path, change, message):
     config = sweep_config(session_dir)
@@ -77,10 +85,6 @@ def test_sweep_bad_config_writes_nothing(session_dir, tmp_path, change, message)
 
 def test_rms_scaling_undoes_a_tiny_feature_scale():
     """A fixed alpha grid shrinks tiny (untrained deep-layer) features to the mean; RMS scaling does not."""
-    from cogvision.brain.layer_sweep import rms_scaled
-    from cogvision.brain.metrics import r2_per_target
-    from cogvision.brain.ridge import RidgeCV
-
     rng = np.random.default_rng(0)
     x = rng.normal(size=(200, 40))
     y = x @ rng.normal(size=(40, 3)) + rng.normal(size=(200, 3))
@@ -99,8 +103,6 @@ def test_rms_scaling_undoes_a_tiny_feature_scale():
 
 
 def test_network_differences_pairs_neurons_at_best_layers(tmp_path):
-    from cogvision.brain.layer_sweep import network_differences
-
     neurons = [f"n{i}" for i in range(20)]
     rng = np.random.default_rng(0)
     base = rng.uniform(0.1, 0.3, len(neurons))
@@ -123,14 +125,13 @@ def test_sweep_yaml_relative_paths(session_dir, tmp_path):
     config = sweep_config("v4")
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump(config))
-    assert load_config(path)["data"]["path"] == str(tmp_path / "v4")
+    config = load_config(path)
+    assert config.path(config.data.path) == tmp_path / "v4"
+    run_fit(path, tmp_path / "out", progress=False)
+    assert (tmp_path / "out" / "summary.json").is_file()
 
 
 def test_rsa_command(tmp_path, shared):
-    from typer.testing import CliRunner
-
-    from cogvision.cli import app
-
     stimuli = shared / "data/fmri/kriegeskorte2008_92images"
     out = tmp_path / "rsa"
     args = ["rsa", "--model", TINY, "--stimuli", str(stimuli), "--out", str(out), "--layers", "features.1,features.3",
@@ -147,10 +148,6 @@ def test_rsa_command(tmp_path, shared):
 
 
 def test_rsa_command_bad_stimuli(tmp_path):
-    from typer.testing import CliRunner
-
-    from cogvision.cli import app
-
     result = CliRunner().invoke(app, ["rsa", "--model", TINY, "--stimuli", str(tmp_path), "--out",
                                       str(tmp_path / "out")])
     assert result.exit_code == 2 and "supplementalData.mat does not exist" in result.output
@@ -158,10 +155,6 @@ def test_rsa_command_bad_stimuli(tmp_path):
 
 
 def test_encoder_differences_at_each_best_layer():
-    import pandas as pd
-
-    from cogvision.brain.layer_sweep import encoder_differences
-
     rows = []
     for n in range(10):
         for layer, ridge, other in (("a", 0.5, 0.1), ("b", 0.2, 0.4 + 0.01 * n)):
