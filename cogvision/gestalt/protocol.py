@@ -58,7 +58,14 @@ def pixel_similarities(mse_distortion: torch.Tensor, mse_nuisance: torch.Tensor,
     return -n, -d, -mse_between.double()
 
 
-def _topk_values(topk) -> list[float]:
+def topk_fractions(topk) -> list[float]:
+    """The Top-K conditions of a run: dense (``k = 1``) first, then the fractions in ``topk`` from the largest.
+
+    Raises
+    ------
+    ValueError
+        If a fraction is not in (0, 1].
+    """
     values = sorted({float(k) for k in topk} - {DENSE}, reverse=True)
     bad = [k for k in values if not 0 < k < 1]
     if bad:
@@ -259,7 +266,7 @@ def _check_inputs(model: nn.Module, images: torch.Tensor, layers: list[str] | No
         get_layer(model, name)  # unknown names -> ValueError with close matches
     if PIXELS in layers:
         raise ValueError(f"layer name {PIXELS!r} is reserved for the pixel-space baseline")
-    ks = _topk_values(topk)
+    ks = topk_fractions(topk)
     names = list(image_names) if image_names is not None else [str(i) for i in range(images.shape[0])]
     if len(names) != images.shape[0]:
         raise ValueError(f"image_names has {len(names)} entries for {images.shape[0]} images")

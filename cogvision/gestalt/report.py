@@ -1,36 +1,24 @@
-"""Write a DiSRT result folder: netCDF, tidy CSVs, JSON summary, figures and a Markdown report.
+"""The data files and the Markdown report of a DiSRT run.
 
-The folder is written into a temporary sibling and renamed into place, so a crash never leaves a
-partial result; an existing folder is refused unless ``overwrite``.
-
-Files: ``results.nc`` (the full :class:`xarray.Dataset`), ``scores.csv`` (:func:`~cogvision.gestalt.scoring.to_frame`),
-``trials.csv`` (:func:`~cogvision.gestalt.scoring.trials_frame`), ``summary.json``
-(:func:`~cogvision.gestalt.scoring.summary` plus the command), ``accuracy.png`` (dense accuracy per layer
-and grid), ``topk.png`` (only with a Top-K sweep), ``report.md``.
+:func:`save_results` writes into a folder the caller has claimed (normally the staging folder of
+:func:`cogvision.io.publish_folder`, as :func:`cogvision.jobs.disrt.write_report` does, which adds the figures):
+``results.nc`` (the full :class:`xarray.Dataset`, compressed netCDF4), ``scores.csv``/``scores.parquet``
+(:func:`~cogvision.gestalt.scoring.to_frame`), ``trials.csv``/``trials.parquet``
+(:func:`~cogvision.gestalt.scoring.trials_frame`), both with a first column ``model`` so that tables of
+several runs concatenate, ``summary.json`` (:func:`~cogvision.gestalt.scoring.summary` plus the command) and
+``report.md``.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from pathlib import Path
 
-import matplotlib.pyplot as plt
+import pandas as pd
 import xarray as xr
 
 from cogvision.gestalt.scoring import NULL_PIXEL, NULL_STRUCTURE_BLIND, PIXELS, summary, to_frame, trials_frame
-
-
-def check_out_dir(out_dir: str | Path, overwrite: bool = False) -> Path:
-    """Refuse an existing ``out_dir`` unless ``overwrite`` (raises ``FileExistsError``)."""
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not overwrite:
-        raise FileExistsError(f"result folder {out_dir} already exists; pass --overwrite (overwrite=True) "
-                              "to replace it")
-    if out_dir.exists() and not out_dir.is_dir():
-        raise FileExistsError(f"{out_dir} exists and is not a folder")
-    return out_dir
+from cogvision.io import atomic_write, write_dataset, write_table
 
 
 def markdown_table(ds: xr.Dataset, k: float = 1.0, measure: str = "accuracy") -> str:
@@ -106,57 +94,44 @@ def render_markdown(ds: xr.Dataset, info: dict, command: str, figures: dict[str,
     return "\n\n".join(parts) + "\n"
 
 
-def save_results(ds: xr.Dataset, out_dir: str | Path, command: str = "", overwrite: bool = False) -> dict:
-    """Write every output of a DiSRT run into ``out_dir`` atomically.
+def _with_model(frame: pd.DataFrame, model: str) -> pd.DataFrame:
+    return frame.assign(model=model)[["model", *frame.columns]]
+
+
+def save_results(ds: xr.Dataset, folder: str | Path, command: str = "", figures: dict[str, str] | None = None,
+                 model: str | None = None) -> dict:
+    """Write the data files and ``report.md`` of a DiSRT run into the existing ``folder``.
 
     Parameters
     ----------
     ds
         Results of :func:`cogvision.gestalt.run_disrt`.
-    out_dir
-        Result folder (must not exist unless ``overwrite``).
+    folder
+        An existing folder, normally a publisher's staging folder (each file is written atomically, but the
+        folder as a whole is only as safe as the caller makes it).
     command
         The exact command that produced ``ds`` (stored in the report and the JSON summary).
-    overwrite
-        Replace an existing folder.
+    figures
+        Figure name -> file name in ``folder`` to link from the report (the figures themselves are drawn by
+        the caller, e.g. :func:`cogvision.jobs.disrt.write_report`).
+    model
+        The ``model`` column of the tables (default ``ds.attrs["model"]``, the model spec).
 
     Returns
     -------
     dict
         The summary (:func:`~cogvision.gestalt.scoring.summary`) with ``command`` and ``files`` added.
     """
-    from cogvision.viz.gestalt import plot_accuracy, plot_topk
-
-    out_dir = check_out_dir(out_dir, overwrite)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
-        info = summary(ds)
-        info["command"] = command
-        ds.to_netcdf(tmp / "results.nc", engine="scipy")  # netCDF3: readable without h5py
-        to_frame(ds).to_csv(tmp / "scores.csv", index=False)
-        trials_frame(ds).to_csv(tmp / "trials.csv", index=False)
-        figures = {"accuracy": "accuracy.png"}
-        fig = plot_accuracy(ds)
-        fig.savefig(tmp / "accuracy.png", dpi=110)
-        plt.close(fig)
-        if ds.sizes["k"] > 1:
-            figures["topk"] = "topk.png"
-            fig = plot_topk(ds)
-            fig.savefig(tmp / "topk.png", dpi=110)
-            plt.close(fig)
-        (tmp / "report.md").write_text(render_markdown(ds, info, command, figures))
-        info["files"] = sorted(p.name for p in tmp.iterdir()) + ["summary.json"]
-        (tmp / "summary.json").write_text(json.dumps(info, indent=2))
-        if out_dir.exists():
-            old = out_dir.with_name(f".{out_dir.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            out_dir.rename(old)
-            tmp.rename(out_dir)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise NotADirectoryError(f"{folder}: expected an existing folder to write the DiSRT results into")
+    model = str(ds.attrs.get("model", "")) if model is None else model
+    info = summary(ds)
+    info["command"] = command
+    write_dataset(ds, folder / "results.nc")
+    write_table(_with_model(to_frame(ds), model), folder / "scores.csv")
+    write_table(_with_model(trials_frame(ds), model), folder / "trials.csv")
+    atomic_write(folder / "report.md", render_markdown(ds, info, command, figures or {}))
+    info["files"] = sorted({p.name for p in folder.iterdir() if not p.name.startswith(".")} | {"summary.json"})
+    atomic_write(folder / "summary.json", json.dumps(info, indent=2))
     return info

@@ -64,7 +64,7 @@ def test_unreadable_images_are_skipped_and_counted_or_fail_with_strict(image_dir
     (["--model", "torchvision:mobilenet_v9"], "mobilenet"),
     (["--model", TINY, "--layers", "features.7"], "close matches"),
     (["--model", TINY, "--grid", "2,x"], "--grid expects"),
-    (["--model", TINY, "--distortion", "warp"], "distortions must be"),
+    (["--model", TINY, "--distortion", "warp"], "--distortion: 'warp' not one of shuffle"),
     (["--model", TINY, "--pool", "cls"], "cls"),
 ])
 def test_bad_inputs_give_clear_errors(image_dir, tmp_path, args, message):

@@ -109,6 +109,7 @@ def test_degenerate_cells_are_left_out_and_named(photos, tmp_path):
     else:
         kept = ds["correct"].sel(layer="features.3", k=1.0, distortion="shuffle", strength=2).mean()
         assert info["score"] == pytest.approx(float(kept))
+    (tmp_path / "run").mkdir()
     written = save_results(ds, tmp_path / "run", command="cogvision disrt ...")
     on_disk = json.loads((tmp_path / "run" / "summary.json").read_text())
     for key in ("nuisance_matched_fraction", "index", "index_low", "index_high", "null_structure_blind"):

@@ -3,12 +3,14 @@
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 import xarray as xr
 
 from cogvision.gestalt import CHANCE, PIXELS, DisrtProtocol, run_disrt, summary, to_frame
-from cogvision.gestalt.report import save_results
+from cogvision.io import read_dataset
+from cogvision.jobs.disrt import write_report
 from cogvision.models import load_model
 
 
@@ -133,11 +135,11 @@ def test_bad_inputs_raise_documented_errors(images, tiny_cnn):
         run_disrt(tiny_cnn, x, layers=["features.9"])
     with pytest.raises(ValueError, match="conv map"):
         run_disrt(tiny_cnn, x, DisrtProtocol(pooling="cls"), layers=["features.1"])
-    with pytest.raises(ValueError, match="distortions.0: expected .shuffle"):
+    with pytest.raises(ValueError, match="distortions.0\n  Input should be .shuffle"):
         DisrtProtocol(distortions=("warp",))
     with pytest.raises(ValueError, match="grids must be"):
         DisrtProtocol(grids=(1, 2))
-    with pytest.raises(ValueError, match="nuisance: expected .local., .shift. or .color., got .blur."):
+    with pytest.raises(ValueError, match="nuisance\n  Input should be .local., .shift. or .color."):
         DisrtProtocol(nuisance="blur")
     with pytest.raises(ValueError, match="Top-K"):
         run_disrt(tiny_cnn, x, topk=(1.5,))
@@ -150,14 +152,20 @@ def test_bad_inputs_raise_documented_errors(images, tiny_cnn):
 def test_results_folder_is_complete_and_never_silently_overwritten(images, tiny_cnn, tmp_path):
     ds = run_disrt(tiny_cnn, images[0], DisrtProtocol(grids=(2,), n_boot=20), topk=(0.2,), image_names=images[1])
     out = tmp_path / "run"
-    info = save_results(ds, out, command="cogvision disrt ...")
-    assert {"results.nc", "scores.csv", "trials.csv", "summary.json", "report.md", "accuracy.png", "topk.png"} \
-        <= {p.name for p in out.iterdir()}
+    info = write_report(ds, out, command="cogvision disrt ...")
+    files = {"results.nc", "scores.csv", "scores.parquet", "trials.csv", "trials.parquet", "summary.json", "report.md",
+             "accuracy.png", "topk.png", "run.json"}
+    assert files == {p.name for p in out.iterdir()}
+    assert set(info["files"]) == files - {"run.json"}  # run.json is the publisher's, written last
     assert json.loads((out / "summary.json").read_text())["score"] == pytest.approx(info["score"])
-    back = xr.open_dataset(out / "results.nc", engine="scipy")
-    np.testing.assert_allclose(back["accuracy"].values, ds["accuracy"].values)
+    back = read_dataset(out / "results.nc")
+    np.testing.assert_array_equal(back["accuracy"].values, ds["accuracy"].values)
+    xr.testing.assert_identical(back, ds)
+    scores, trials = pd.read_parquet(out / "scores.parquet"), pd.read_csv(out / "trials.csv")
+    assert list(scores.columns[:2]) == ["model", "layer"] and set(scores["model"]) == {ds.attrs["model"]}
+    assert len(trials) == ds["correct"].size and trials.columns[0] == "model"
     assert "cogvision disrt ..." in (out / "report.md").read_text()
     with pytest.raises(FileExistsError, match="--overwrite"):
-        save_results(ds, out)
-    save_results(ds, out, overwrite=True)
+        write_report(ds, out)
+    write_report(ds, out, overwrite=True)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary leftovers
