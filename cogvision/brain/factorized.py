@@ -164,16 +164,20 @@ class FactorizedEncoder(NeuralEncoder):
             raise ValueError(f"spatial must be one of {SPATIAL}, got {self.spatial!r}")
         if self.init not in ("grid", "centre"):
             raise ValueError(f"init must be 'grid' or 'centre', got {self.init!r}")
-        self._fit_module(features, y)
+        return self._fit_module(features, y)
+
+    def _describe(self) -> None:
         maps = self.module_.maps().detach().cpu().numpy()
         self.receptive_fields_ = xr.DataArray(maps, dims=("target", "y", "x"), name="receptive_field")
         self.feature_weights_ = self.module_.weight.detach().cpu().numpy()
         self.rf_table_ = self._rf_table(maps)
-        return self
+
+    def _new_module(self, channels: int, grid: tuple[int, int], n_targets: int) -> nn.Module:
+        return FactorizedReadout(n_targets, channels, grid, self.spatial)
 
     def _build(self, x: torch.Tensor, y: torch.Tensor) -> nn.Module:
         grid = tuple(x.shape[-2:])
-        module = FactorizedReadout(y.shape[1], x.shape[1], grid, self.spatial)
+        module = self._new_module(x.shape[1], grid, y.shape[1])
         if self.init == "grid":
             centres, sigmas, weights, bias = _grid_search_init(x, y, grid, self.n_centres, self.sigmas,
                                                                self.init_alpha, self.seed)

@@ -24,6 +24,8 @@ Example
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Iterable
 
 import numpy as np
@@ -33,6 +35,7 @@ from sklearn.model_selection import GroupKFold, KFold, LeaveOneGroupOut
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from cogvision.brain.metrics import pearson_r, score_predictions
+from cogvision.brain.persist import json_params, read_encoder, write_encoder
 from cogvision.device import resolve_device
 
 DEFAULT_ALPHAS = tuple(float(a) for a in np.logspace(-2, 6, 9))
@@ -435,3 +438,30 @@ class RidgeCV(TargetScoreMixin, MultiOutputMixin, RegressorMixin, BaseEstimator)
         Xt = torch.tensor(X, dtype=coef.dtype, device=device)
         out = (Xt @ coef.T + torch.as_tensor(np.atleast_1d(self.intercept_), device=device)).cpu().numpy()
         return out[:, 0] if self._y_1d else out
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the fitted model to a ``.safetensors`` file (coefficients, alphas, CV scores and the JSON
+        parameters; a CV splitter object or ``groups`` array is not kept). :meth:`load` predicts identically."""
+        check_is_fitted(self, "coef_")
+        coef = np.atleast_2d(self.coef_)
+        fortran = not coef.flags["C_CONTIGUOUS"]  # kept as laid out in memory: predictions stay bit-identical
+        arrays = {"coef": coef.T if fortran else coef, "intercept": np.atleast_1d(self.intercept_),
+                  "best_alphas": self.best_alphas_, "cv_scores": self.cv_scores_}
+        settings = {"params": json_params(self.get_params()), "y_1d": bool(self._y_1d), "n_splits": self.n_splits_,
+                    "n_features_in": int(self.n_features_in_), "coef_transposed": fortran}
+        return write_encoder(path, type(self).__name__, arrays, settings)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, device: str = "auto") -> RidgeCV:
+        """Rebuild a model written by :meth:`save` (no code is read from the file) to predict on ``device``."""
+        tensors, settings = read_encoder(path, cls.__name__)
+        model = cls(**{**settings["params"], "device": device})
+        arrays = {k: v.numpy() for k, v in tensors.items()}
+        model._y_1d = settings["y_1d"]
+        coef = arrays["coef"].T if settings["coef_transposed"] else arrays["coef"]
+        model.coef_ = coef[0] if model._y_1d else coef
+        model.intercept_ = float(arrays["intercept"][0]) if model._y_1d else arrays["intercept"]
+        model.best_alphas_, model.cv_scores_ = arrays["best_alphas"], arrays["cv_scores"]
+        model.alpha_ = float(model.best_alphas_[0]) if model._y_1d else model.best_alphas_
+        model.n_splits_, model.n_features_in_ = settings["n_splits"], settings["n_features_in"]
+        return model

@@ -324,10 +324,23 @@ class TransformerBrainEncoder(NeuralEncoder):
         return self._fit_module(features, y)
 
     def _build(self, x: torch.Tensor, y: torch.Tensor) -> nn.Module:
+        return self._new_module(x.shape[1], tuple(x.shape[-2:]), y.shape[1])
+
+    def _new_module(self, channels: int, grid: tuple[int, int], n_targets: int) -> nn.Module:
         index = None if self.query_index_ is None else torch.as_tensor(self.query_index_)
         membership = None if self.membership_ is None else torch.as_tensor(self.membership_)
-        return BrainDecoder(x.shape[1], tuple(x.shape[-2:]), index, len(self.query_names_), self.d_model,
-                            self.n_heads, self.dim_feedforward, self.dropout, membership=membership)
+        return BrainDecoder(channels, grid, index, len(self.query_names_), self.d_model, self.n_heads,
+                            self.dim_feedforward, self.dropout, membership=membership)
+
+    def _fitted_state(self) -> tuple[dict[str, np.ndarray], dict]:
+        arrays = {"query_index": self.query_index_} if self.query_index_ is not None else {
+            "membership": self.membership_}
+        return arrays, {"query_names": list(self.query_names_)}
+
+    def _restore_state(self, arrays: dict[str, np.ndarray], settings: dict) -> None:
+        self.query_names_ = list(settings["query_names"])
+        self.query_index_ = arrays.get("query_index")
+        self.membership_ = arrays.get("membership")
 
     @torch.no_grad()
     def routing_maps(self, features, stimulus_ids=None, batch_size: int = 256) -> xr.DataArray:
