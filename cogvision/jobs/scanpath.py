@@ -21,6 +21,7 @@ from typing import Any, Optional
 
 from cogvision._docs import fill_doc
 from cogvision.config import Config
+from cogvision.device import resolve_device
 from cogvision.io import (
     atomic_write, check_out_dir, publish_folder, run_metadata, save_figure, write_table,
 )
@@ -202,6 +203,7 @@ def train_oat(out: str | os.PathLike, settings: TrainSettings, *, overwrite: boo
     OAT
         The fitted model (also in ``out/model.pt``).
     """
+    device = str(resolve_device(device))
     target = check_out_dir(out, overwrite)
     partial = _prepare_partial(target, settings, resume)
     train, val, test_trials, source, spec = _training_data(settings, device, feature_cache)
@@ -275,6 +277,7 @@ def predict_oat(model_dir: Path, out: str | os.PathLike, *, dataset: Optional[st
     """
     if samples < 0 or figures < 0:
         raise ValueError(f"--samples and --figures must be >= 0, got {samples} and {figures}")
+    device = str(resolve_device(device))
     target = check_out_dir(out, overwrite)
     split = _read_split(model_dir)
     model = OAT.load(model_dir / "model.pt", device=device)

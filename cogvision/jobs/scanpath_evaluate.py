@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from cogvision._docs import fill_doc
+from cogvision.device import resolve_device
 from cogvision.io import atomic_write, check_out_dir, publish_folder, run_metadata, save_figure, write_table
 from cogvision.jobs.scanpath import load_dataset
 from cogvision.jobs.scanpath_interiors import FeatureSpec, load_with_features
@@ -55,6 +56,7 @@ def evaluate_objects(out: str | os.PathLike, dataset: str, params: OATParams, *,
     """
     if samples < 0:
         raise ValueError(f"--samples must be >= 0, got {samples}")
+    device = str(resolve_device(device))
     target = check_out_dir(out, overwrite)
     data = load_dataset(dataset, detections)
     oat = {**params.oat_kwargs(), "device": device}
@@ -125,6 +127,7 @@ def evaluate_interiors(out: str | os.PathLike, params: OATParams, spec: FeatureS
     """
     if folds < 2 or samples < 0 or figures < 0:
         raise ValueError(f"--folds must be >= 2 and --samples, --figures >= 0, got {folds}, {samples}, {figures}")
+    device = str(resolve_device(device))
     target = check_out_dir(out, overwrite)
     train = load_with_features(train_dir, spec, device, feature_cache)
     test = load_with_features(test_dir, spec, device, feature_cache) if test_dir is not None else None

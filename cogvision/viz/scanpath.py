@@ -37,8 +37,10 @@ def _stimulus(ax, scene, image: np.ndarray | None) -> None:
     else:
         for x0, y0, x1, y1 in scene.boxes:
             ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, color="0.6", lw=0.5))
-    for k in scene.target_objects:
-        x0, y0, x1, y1 = scene.boxes[k]
+    if len(scene.target_objects):  # one outline round all of the target's objects (cells of a grid)
+        boxes = np.asarray(scene.boxes)[list(scene.target_objects)]
+        x0, y0 = boxes[:, :2].min(0)
+        x1, y1 = boxes[:, 2:].max(0)
         ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=image is None, alpha=0.9 if image is not None
                                else 0.35, color="gold", lw=1.5))
     ax.set_xlim(0, scene.width)
@@ -54,7 +56,8 @@ def plot_scanpaths(data, trial: str, predictions: pd.DataFrame | None = None, *,
 
     Fixations are numbered from 1 in order, the first with a black ring; a fixation on a place fixated
     before (a refixation or a return) is drawn beside it, so repeated visits stay visible. The target is
-    outlined in gold. Without an image the object boxes are drawn instead.
+    outlined in gold; the legend gives each subject's number of fixations. Without an image the object
+    boxes are drawn instead.
 
     Parameters
     ----------
@@ -81,7 +84,7 @@ def plot_scanpaths(data, trial: str, predictions: pd.DataFrame | None = None, *,
     scene = data.scenes[trial]
     panels = 1 + (predictions is not None)
     fig, axes = plt.subplots(1, panels, figsize=(5.5 * panels, 5.5 * scene.height / scene.width + 0.7), squeeze=False)
-    radius = 0.018 * max(scene.width, scene.height)
+    radius = 0.025 * max(scene.width, scene.height)
     for ax in axes[0]:
         _stimulus(ax, scene, image)
     humans = data.fixations[data.fixations["trial"] == trial]
@@ -91,7 +94,8 @@ def plot_scanpaths(data, trial: str, predictions: pd.DataFrame | None = None, *,
                   radius, label=f"subject {subject} ({len(group)})")
     axes[0, 0].set_title(f"{trial}: {len(subjects)} human scanpaths (target gold)", fontsize=9)
     if subjects:
-        axes[0, 0].legend(fontsize=7, loc="upper right", framealpha=0.8)
+        axes[0, 0].legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=len(subjects),
+                          frameon=False)
     if predictions is not None:
         pred = predictions[(predictions["trial"] == trial) & (predictions["sample"] == sample)].sort_values("fixation")
         _numbered(axes[0, 1], pred[["x", "y"]].to_numpy(float), "crimson", radius)
