@@ -93,7 +93,7 @@ def read_gazefollow_mat(path: str | os.PathLike) -> pd.DataFrame:
         raise FileNotFoundError(f"GazeFollow annotation file {path} does not exist")
     try:
         mat = loadmat(path)
-    except (ValueError, TypeError, OSError) as err:
+    except Exception as err:  # noqa: BLE001 - scipy raises many kinds of error for a damaged file
         raise ValueError(f"{path} is not a readable .mat file ({' '.join(str(err).split())})") from None
     prefix = next((p for p in ("test", "train") if f"{p}_path" in mat), None)
     if prefix is None:
