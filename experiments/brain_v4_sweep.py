@@ -3,7 +3,7 @@
     python experiments/brain_v4_sweep.py --out results/v4 [--sessions 190925 210305] [--encoders ridge factorized transformer]
         [--scale rms] [--layers features.7 features.11 features.14] [--networks trained]
 
-Each (session, network) gets its own result folder made by :func:`cogvision.brain.fitting.run_fit` from
+Each (session, network) gets its own result folder made by :func:`cogvision.jobs.fit_encoder.run_fit` from
 ``experiments/configs/v4_mobilenet.yaml`` (only ``data.session``, ``model.weights``, ``model.layers`` and the
 encoders change); features are cached in ``OUT/cache`` and finished folds are reused (``--resume``).
 ``OUT/summary.csv`` stacks every folder's ``summary.csv`` with a ``network`` column.
