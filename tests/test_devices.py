@@ -123,7 +123,7 @@ def test_extract_features_on_device_equals_cpu(device):
     model = load_model("cogvision.models.builtin:tiny_vit", device="cpu")
     cpu = extract_features(model, images)
     other = extract_features(model.to(device), images)
-    for name in cpu.data_vars:
+    for name in cpu:
         _close(other[name].values, cpu[name].values, 1e-4)
 
 
