@@ -275,8 +275,8 @@ class FitEncoderConfig(Section):
 
     @model_validator(mode="after")
     def _consistent(self) -> FitEncoderConfig:
+        check_code(self)  # first: a config that runs code is refused whatever else it holds
         check_form(self)
-        check_code(self)
         return self
 
     @property
