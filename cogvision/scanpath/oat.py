@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from sklearn.base import BaseEstimator
 
+from cogvision._docs import fill_doc
 from cogvision.device import resolve_device
 from cogvision.io import read_checkpoint
 from cogvision.scanpath.containers import Scene, ScanpathSet, prediction_frame
@@ -51,6 +52,7 @@ class _Items(torch.utils.data.Dataset):
         return self.items[i]
 
 
+@fill_doc
 class OAT(BaseEstimator, ScanpathDensityModel):
     """Object-level Attention Transformer as a scikit-learn estimator.
 
@@ -94,8 +96,7 @@ class OAT(BaseEstimator, ScanpathDensityModel):
         What the validation set is watched on: ``"delta"`` (the paper's behavioural delta of decoded
         scanpaths) or ``"nll"`` (the teacher-forced negative log-likelihood of the validation scanpaths per
         step, the metric likelihood-based evaluation rewards).
-    device
-        ``"auto"``, ``"cpu"``, ``"cuda"``...
+    %(device)s
     seed
         Seed of initialisation, batch order and sampling.
     progress
