@@ -11,6 +11,10 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 COLOURS = ["#ff3b30", "#34c759", "#0a84ff", "#ffcc00", "#bf5af2", "#64d2ff"]
+#: Axis titles of the score columns, with the direction that is better.
+METRIC_TITLES = {"auc": "AUC (higher is better)", "avg_l2": "Avg L2 (lower is better)",
+                 "min_l2": "Min L2 (lower is better)", "vat_auc": "VAT AUC (higher is better)",
+                 "ap": "in/out AP (higher is better)"}
 
 
 def _image_array(image) -> np.ndarray:
@@ -32,7 +36,7 @@ def plot_gaze(image, result: xr.Dataset, ax=None, alpha: float = 0.45, title: st
     ax
         Matplotlib axes (a new figure when ``None``).
     alpha
-        Opacity of the heatmap overlay.
+        Opacity of the heatmap overlay at each map's maximum (it falls to 0 with the map's value).
     title
         Axes title.
 
@@ -48,7 +52,9 @@ def plot_gaze(image, result: xr.Dataset, ax=None, alpha: float = 0.45, title: st
     low = maps.min(axis=(1, 2), keepdims=True)
     span = np.maximum(maps.max(axis=(1, 2), keepdims=True) - low, 1e-12)
     overlay = ((maps - low) / span).max(axis=0)
-    ax.imshow(overlay, cmap="jet", alpha=alpha, extent=(0, width, height, 0), interpolation="bilinear")
+    colours = plt.get_cmap("jet")(overlay)
+    colours[..., 3] = alpha * overlay  # opacity follows the map: low values leave the image visible
+    ax.imshow(colours, extent=(0, width, height, 0), interpolation="bilinear")
     for p in result["person"].values:
         colour = COLOURS[int(p) % len(COLOURS)]
         x1, y1, x2, y2 = result["box"].sel(person=p).values
@@ -99,14 +105,16 @@ def plot_scene_predictions(images: torch.Tensor, people: pd.DataFrame, heatmaps:
         if row["inout"]:
             ax.plot(row["gaze_x"] * size, row["gaze_y"] * size, "o", mfc="none", mec="white", markersize=12)
             ax.plot([hx, row["gaze_x"] * size], [hy, row["gaze_y"] * size], "w--", linewidth=1)
-        ax.set_title("in frame" if row["inout"] else "out of frame", fontsize=9)
+        ax.set_title(f"person {i}: " + ("in frame" if row["inout"] else "out of frame"), fontsize=9)
         ax.axis("off")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    fig.text(0.5, 0.01, "heatmap: prediction;  x: its maximum;  o: true target;  dashed: head to target",
+             ha="center", va="bottom", fontsize=8)
     return fig
 
 
 def plot_scores(scores: pd.DataFrame, metrics: tuple[str, ...] = ("auc", "avg_l2", "vat_auc")) -> Figure:
-    """Bar charts of ``metrics`` (columns of ``scores``) for each ``method`` row.
+    """Bar charts of ``metrics`` (columns of ``scores``) for each ``method`` row, titled with the better direction.
 
     Returns
     -------
@@ -115,11 +123,14 @@ def plot_scores(scores: pd.DataFrame, metrics: tuple[str, ...] = ("auc", "avg_l2
     fig, axes = plt.subplots(1, len(metrics), figsize=(3.6 * len(metrics), 3.2), squeeze=False)
     colours = [COLOURS[i % len(COLOURS)] for i in range(len(scores))]
     for ax, metric in zip(axes[0], metrics):
-        ax.bar(range(len(scores)), scores[metric], color=colours)
+        values = scores[metric].to_numpy(float)
+        ax.bar(range(len(scores)), values, color=colours)
         ax.set_xticks(range(len(scores)))
         ax.set_xticklabels(scores["method"], rotation=35, ha="right", fontsize=8)
-        ax.set_title(metric)
-        for i, v in enumerate(scores[metric]):
-            ax.text(i, v, f"{v:.3f}", ha="center", va="bottom", fontsize=8)
+        ax.set_title(METRIC_TITLES.get(metric, metric), fontsize=10)
+        top = np.nanmax(values) if np.isfinite(values).any() else 1.0
+        ax.set_ylim(0, 1.15 * top if top > 0 else 1.0)  # room for the value labels
+        for i, v in enumerate(values):
+            ax.text(i, v if np.isfinite(v) else 0, f"{v:.3f}", ha="center", va="bottom", fontsize=8)
     fig.tight_layout()
     return fig
