@@ -152,13 +152,13 @@ def run_fit(config: str | os.PathLike | dict | FitEncoderConfig, out_dir: str | 
                          "--overwrite replaces it")
     source = str(config) if isinstance(config, (str, os.PathLike)) else None
     config = load_config(config)
-    check_files(config)
     dev = str(resolve_device(device or config.device))
     out = Path(out_dir)
     if resume and out.is_dir():
         check_resume(config, out)
     else:
         check_out_dir(out, overwrite=overwrite)
+    check_files(config)
     inputs = load_session(config.data, config) if config.kind == "sweep" else load_inputs(config, dev)
     metadata = run_metadata(seed=config.seed, device=dev, config=source, kind=config.kind)
     client, own_client = open_client(dask if dask is not None else config.dask)
