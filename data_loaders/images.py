@@ -1,6 +1,7 @@
 """Real photographs that ship inside installed wheels, and images from a folder or glob.
 
-Images come back as a float tensor (B, 3, H, W) in [0, 1] plus their names.
+Images come back as a float tensor (B, 3, H, W) in [0, 1] plus their names; class folders (and the toy
+wheel-photograph classes of the foveation suite) as a ``TensorDataset`` of images and labels.
 """
 
 from __future__ import annotations
@@ -10,9 +11,16 @@ import os
 import warnings
 from pathlib import Path
 
+import matplotlib.cbook
+import matplotlib.image
 import numpy as np
+import skimage.data
+import skimage.io
 import torch
 import torch.nn.functional as F
+import torchvision
+from PIL import Image, UnidentifiedImageError
+from torch.utils.data import TensorDataset
 
 # Natural photographs in scikit-image's and matplotlib's wheels (no download needed).
 BUILTIN_IMAGES = ("astronaut", "chelsea", "coffee", "rocket", "camera", "hubble_deep_field", "retina",
@@ -25,13 +33,8 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".p
 
 def _read_builtin(name: str) -> np.ndarray:
     if name == "grace_hopper":
-        import matplotlib.cbook
-        import matplotlib.image
-
         with matplotlib.cbook.get_sample_data("grace_hopper.jpg") as fh:
             return matplotlib.image.imread(fh, format="jpg")
-    import skimage.data
-
     if name not in BUILTIN_IMAGES:
         raise ValueError(f"unknown built-in image {name!r}; available: {BUILTIN_IMAGES}")
     return getattr(skimage.data, name)()
@@ -91,8 +94,6 @@ def max_pixels() -> int:
 
 def _peek(path: Path) -> tuple[tuple[int, int], str] | None:
     """(width, height) and PIL mode from the header only, or ``None`` when PIL cannot identify the file."""
-    from PIL import Image, UnidentifiedImageError
-
     try:
         with Image.open(path) as image:
             return image.size, image.mode
@@ -122,8 +123,6 @@ def read_image(path: str | Path, limit: int | None = None) -> torch.Tensor:
     UserWarning
         When a CMYK image is converted to RGB.
     """
-    import skimage.io
-
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"image {path} does not exist" if not path.exists() else f"image {path} is not a file")
@@ -135,8 +134,6 @@ def read_image(path: str | Path, limit: int | None = None) -> torch.Tensor:
             raise ValueError(f"image {path} is {width}x{height} = {width * height} pixels, above the limit of "
                              f"{limit}; resize it, or raise COGVISION_MAX_PIXELS")
         if mode == "CMYK":
-            from PIL import Image
-
             warnings.warn(f"{path} is a CMYK image; converted to RGB", stacklevel=2)
             with Image.open(path) as image:
                 return to_tensor(np.asarray(image.convert("RGB")))
@@ -197,3 +194,52 @@ def load_images(source: str | Path, size: int = 224, strict: bool = False) -> tu
     if not images:
         raise ValueError(f"none of the images in {source} could be read ({len(skipped)} unreadable)")
     return torch.stack(images), names, skipped
+
+
+def load_image_folder(root: str | os.PathLike, size: int = 256) -> TensorDataset:
+    """An ImageFolder (one sub-folder per class) as (images (N, 3, size, size) in [0, 1], labels), plus ``classes``.
+
+    Raises
+    ------
+    FileNotFoundError
+        When ``root`` is missing.
+    ValueError
+        When it holds no class folders with images.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"image folder {root} does not exist")
+    transform = torchvision.transforms.Compose([
+        torchvision.transforms.Resize((size, size), antialias=True), torchvision.transforms.ToTensor()])
+    try:
+        folder = torchvision.datasets.ImageFolder(str(root), transform=transform)
+    except FileNotFoundError as err:
+        raise ValueError(f"{root} holds no class sub-folders with images ({err})") from err
+    images = torch.stack([folder[i][0] for i in range(len(folder))])
+    dataset = TensorDataset(images, torch.tensor(folder.targets))
+    dataset.classes = folder.classes
+    return dataset
+
+
+def wheel_dataset(n_per_class: int = 8, size: int = 64, seed: int = 0) -> TensorDataset:
+    """A toy ImageFolder stand-in: random crops (with flips) of the 8 built-in photographs, one class each.
+
+    Returns
+    -------
+    torch.utils.data.TensorDataset
+        (images (8 n_per_class, 3, size, size) in [0, 1], labels), with ``classes`` the photographs' names.
+    """
+    photos, names = builtin_images(size=2 * size)
+    generator = torch.Generator().manual_seed(seed)
+    images, labels = [], []
+    for label, photo in enumerate(photos):
+        for _ in range(n_per_class):
+            top, left = (int(v) for v in torch.randint(0, size + 1, (2,), generator=generator))
+            crop = photo[:, top:top + size, left:left + size]
+            if torch.rand(1, generator=generator) < 0.5:
+                crop = crop.flip(-1)
+            images.append(crop)
+            labels.append(label)
+    dataset = TensorDataset(torch.stack(images), torch.tensor(labels))
+    dataset.classes = names
+    return dataset

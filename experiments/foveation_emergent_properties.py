@@ -12,10 +12,15 @@ version used in CI. ``--write-notebook`` (re)builds ``experiments/foveation_emer
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
+import nbformat
+
+from cogvision.jobs.foveation import emergent_properties
+from cogvision.reporting import get_logger
+
 NOTEBOOK = Path(__file__).with_suffix(".ipynb")
+log = get_logger(__name__)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -40,45 +45,14 @@ def main(argv: list[str] | None = None) -> None:
     if args.write_notebook:
         write_notebook()
         return
-    from cogvision.foveation import emergent
-    from cogvision.viz.foveation import plot_suite
-
-    if args.out.exists() and not args.overwrite:
-        sys.exit(f"{args.out} exists; pass --overwrite")
-    if args.train is not None:
-        if args.test is None:
-            sys.exit("--train needs --test")
-        train = emergent.load_image_folder(args.train, args.size)
-        test = emergent.load_image_folder(args.test, args.size)
-    else:
-        train = emergent.wheel_dataset(n_per_class=4, size=args.size, seed=0)
-        test = emergent.wheel_dataset(n_per_class=2, size=args.size, seed=1)
-    import json
-
-    # the blur controls are matched to the texture system in mean SSIM on training images, unless fixed
-    systems, matching = emergent.matched_systems(train.tensors[0][:16], scaling=args.scaling)
-    if args.uniform_sigma_deg is not None:
-        systems["uniform"] = emergent.make_system("uniform", uniform_sigma_deg=args.uniform_sigma_deg)
-    if args.foveated_slope is not None:
-        systems["foveated_blur"] = emergent.make_system("foveated_blur", foveated_slope=args.foveated_slope)
-    for record in matching:
-        state = "matched" if record["feasible"] else "INFEASIBLE (strongest blur tried)"
-        print(f"{record['system']}: target SSIM {record['target']:.3f}, achieved {record['achieved']:.3f} at "
-              f"{record['parameter']:.4g} ({state})")
-    result = emergent.run_suite(train, test, systems=systems, arch=args.arch, runs=args.runs, epochs=args.epochs,
-                                batch_size=args.batch_size, device=args.device, progress=True)
-    result.attrs["matching"] = json.dumps(matching)
-    args.out.mkdir(parents=True, exist_ok=True)
-    tmp = args.out / ".emergent.nc.tmp"
-    result.to_netcdf(tmp)
-    tmp.replace(args.out / "emergent.nc")
-    plot_suite(result).savefig(args.out / "emergent.png", dpi=120)
+    result = emergent_properties(args.out, train=args.train, test=args.test, arch=args.arch, epochs=args.epochs,
+                                 runs=args.runs, size=args.size, batch_size=args.batch_size, scaling=args.scaling,
+                                 uniform_sigma_deg=args.uniform_sigma_deg, foveated_slope=args.foveated_slope,
+                                 device=args.device, overwrite=args.overwrite)
     print(result["accuracy"].mean("run").to_series())
 
 
 def write_notebook() -> None:
-    import nbformat
-
     cells = [
         nbformat.v4.new_markdown_cell(
             "# Emergent properties of foveated perceptual systems\n\n"
@@ -93,8 +67,9 @@ def write_notebook() -> None:
             "import torch\n"
             "from cogvision.foveation import emergent\n"
             "from cogvision.viz.foveation import plot_systems, plot_suite\n"
-            "train = emergent.wheel_dataset(n_per_class=3, size=64, seed=0)\n"
-            "test = emergent.wheel_dataset(n_per_class=1, size=64, seed=1)\n"
+            "from data_loaders.images import wheel_dataset\n"
+            "train = wheel_dataset(n_per_class=3, size=64, seed=0)\n"
+            "test = wheel_dataset(n_per_class=1, size=64, seed=1)\n"
             "systems, matching = emergent.matched_systems(train.tensors[0][:16])  # blur matched in SSIM\n"
             "print(matching)\n"
             "with torch.no_grad():\n"
@@ -110,7 +85,7 @@ def write_notebook() -> None:
     notebook = nbformat.v4.new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
                                                                                "language": "python"}})
     nbformat.write(notebook, NOTEBOOK)
-    print(f"wrote {NOTEBOOK}")
+    log.info(f"wrote {NOTEBOOK}")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import torch
 
 from cogvision.foveation import FoveatedTexture
 from cogvision.foveation.matching import match_system
+from data_loaders.images import builtin_images
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,8 +25,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scalings", default="0.25,0.4,0.5")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
-    from data_loaders.images import builtin_images
-
     torch.set_num_threads(1)
     images, _ = builtin_images(["astronaut", "chelsea", "coffee", "rocket"], size=args.size)
     rows = []

@@ -1,4 +1,4 @@
-"""End-to-end demo of the foveated front-ends on the wheel photographs (about 20-40 s on 2 CPU cores)."""
+"""End-to-end demo of the foveated front-ends on four built-in photographs (about 5 s on one CPU thread)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import time
 import torch
 
 from cogvision.device import resolve_device
-from cogvision.foveation.blur import FoveatedBlur, UniformBlur
 from cogvision.foveation.geometry import pooling_windows
 from cogvision.foveation.matching import match_compression, ssim
-from cogvision.foveation.texture import FoveatedTexture, Reference
+from cogvision.foveation.systems import make_system
+from cogvision.io import save_figure
 from cogvision.viz.foveation import plot_systems, plot_windows
 from data_loaders.images import builtin_images
 
@@ -30,11 +30,10 @@ def run(out_dir: pathlib.Path, shared: pathlib.Path | None = None, device: str =
 
     windows = pooling_windows(SIZE, SIZE, 0.4)
     numbers["windows_s0.4"] = float(windows.n_windows)
-    fig = plot_windows(windows, images[1].cpu())
-    fig.savefig(out_dir / "foveation_windows.png", dpi=100, bbox_inches="tight")
+    save_figure(plot_windows(windows, images[1].cpu()), out_dir / "foveation_windows.png", dpi=100)
 
     # matching at s = 0.25: at s = 0.4 the texture's SSIM falls below what any blur reaches on these photos
-    texture_matched = FoveatedTexture(0.25)
+    texture_matched = make_system("texture", scaling=0.25)
     t0 = time.perf_counter()
     match = match_compression(images, texture_matched, names=names)
     numbers["match_seconds"] = time.perf_counter() - t0
@@ -42,8 +41,9 @@ def run(out_dir: pathlib.Path, shared: pathlib.Path | None = None, device: str =
     numbers["matched_foveated_slope"] = match.foveated_slope
     numbers["target_ssim_s0.25"] = match.target_ssim
 
-    systems = {"reference": Reference(), "texture s=0.4": FoveatedTexture(0.4),
-               "foveated blur": FoveatedBlur(match.foveated_slope), "uniform blur": UniformBlur(match.uniform_sigma_deg)}
+    systems = {"reference": make_system("reference"), "texture s=0.4": make_system("texture", scaling=0.4),
+               "foveated blur": make_system("foveated_blur", foveated_slope=match.foveated_slope),
+               "uniform blur": make_system("uniform", uniform_sigma_deg=match.uniform_sigma_deg)}
     outputs = {}
     with torch.no_grad():
         reference = systems["reference"](images)
@@ -51,12 +51,11 @@ def run(out_dir: pathlib.Path, shared: pathlib.Path | None = None, device: str =
             result = system(images)
             numbers[f"ssim_{name.replace(' ', '_')}"] = float(ssim(result, reference).mean())
             outputs[name] = result[1].cpu()
-    fig = plot_systems(outputs)
-    fig.savefig(out_dir / "foveation_systems.png", dpi=100, bbox_inches="tight")
+    save_figure(plot_systems(outputs), out_dir / "foveation_systems.png", dpi=100)
 
     rows = "\n".join(f"| {k} | {v:.4g} |" for k, v in numbers.items())
     markdown = (
-        f"Four front-ends of Deza & Konkle (2020) on {len(names)} wheel photographs ({SIZE} px, 26 deg across): "
+        f"Four front-ends of Deza & Konkle (2020) on {len(names)} built-in photographs ({SIZE} px, 26 deg across): "
         "pooling windows at s = 0.4, the foveated texture (steerable-pyramid AdaIN), and blur controls matched "
         "in mean SSIM to the texture system at s = 0.25.\n\n| quantity | value |\n|---|---|\n" + rows +
         "\n\n![windows](foveation_windows.png)\n\n![systems](foveation_systems.png)\n")

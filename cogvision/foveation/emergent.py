@@ -1,7 +1,9 @@
 """The Emergent-Properties experiment suite (Deza & Konkle 2020): train one CNN behind each front-end.
 
-Four systems (reference, foveated texture, uniform blur, foveated blur) feed the same torchvision
-network trained from scratch on an ImageFolder (the paper: 20 Places classes at 256 px), with paired
+Four systems (reference, foveated texture, uniform blur, foveated blur; :data:`SYSTEMS`, from the registry
+:mod:`cogvision.foveation.systems`) feed the same torchvision network trained from scratch on an ImageFolder
+(the paper: 20 Places classes at 256 px; :func:`data_loaders.images.load_image_folder`, or the toy
+:func:`data_loaders.images.wheel_dataset`), with paired
 initialisation (the same initial weights for every system within a run) and several runs, through
 :func:`cogvision.training.fit`. The front-end runs on the fly inside the model's input pipeline (on the
 GPU when there is one), or images are pre-rendered to disk once with :func:`prerender`.
@@ -19,10 +21,9 @@ Evaluations, each returned as an ``xarray.DataArray`` of accuracies:
 
 from __future__ import annotations
 
+import json
 import math
 import os
-from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -31,29 +32,18 @@ import xarray as xr
 from torch import nn
 from torch.utils.data import Dataset, TensorDataset
 
-from cogvision.foveation.blur import FoveatedBlur, UniformBlur, gaussian_blur
+from cogvision.device import resolve_device
+from cogvision.foveation.blur import gaussian_blur
+from cogvision.foveation.matching import match_system
+from cogvision.foveation.systems import ALL_SYSTEMS, SystemParameters, make_system
 from cogvision.foveation.texture import FoveatedTexture, Reference
 from cogvision.training import fit, seed_everything
 
-SYSTEMS = ("reference", "texture", "uniform", "foveated_blur")
+SYSTEMS = tuple(ALL_SYSTEMS)  # reference, texture, uniform, foveated_blur
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 # Paper's optimiser per architecture: (learning rate, decay factor, milestones as fractions of the epochs)
 SCHEDULES = {"alexnet": (0.01, 0.5, (0.25, 0.5)), "resnet18": (0.05, 0.25, (0.2, 0.4))}
-
-
-def make_system(name: str, *, scaling: float = 0.4, uniform_sigma_deg: float = 0.3, foveated_slope: float = 0.1,
-                fov_deg: float = 26.0, seed: int | None = 0) -> nn.Module:
-    """One of :data:`SYSTEMS` as an ``nn.Module`` on (B, 3, H, W) in [0, 1]."""
-    factories: dict[str, Callable[[], nn.Module]] = {
-        "reference": Reference,
-        "texture": lambda: FoveatedTexture(scaling, fov_deg=fov_deg, seed=seed),
-        "uniform": lambda: UniformBlur(uniform_sigma_deg, fov_deg=fov_deg),
-        "foveated_blur": lambda: FoveatedBlur(foveated_slope, fov_deg=fov_deg),
-    }
-    if name not in factories:
-        raise ValueError(f"unknown system {name!r}; expected one of {SYSTEMS}")
-    return factories[name]()
 
 
 def build_network(arch: str, n_classes: int) -> nn.Module:
@@ -78,26 +68,6 @@ class FrontEndModel(nn.Module):
         return self.network(images)
 
 
-def load_image_folder(root: str | os.PathLike, size: int = 256) -> TensorDataset:
-    """An ImageFolder (one sub-folder per class) as (images (N, 3, size, size) in [0, 1], labels), plus ``classes``.
-
-    Raises ``FileNotFoundError`` when ``root`` is missing and ``ValueError`` when it holds no class folders.
-    """
-    root = Path(root)
-    if not root.is_dir():
-        raise FileNotFoundError(f"image folder {root} does not exist")
-    transform = torchvision.transforms.Compose([
-        torchvision.transforms.Resize((size, size), antialias=True), torchvision.transforms.ToTensor()])
-    try:
-        folder = torchvision.datasets.ImageFolder(str(root), transform=transform)
-    except FileNotFoundError as err:
-        raise ValueError(f"{root} holds no class sub-folders with images ({err})") from err
-    images = torch.stack([folder[i][0] for i in range(len(folder))])
-    dataset = TensorDataset(images, torch.tensor(folder.targets))
-    dataset.classes = folder.classes
-    return dataset
-
-
 def render(system: nn.Module, images: torch.Tensor, start: int = 0) -> torch.Tensor:
     """``system(images)``; a :class:`FoveatedTexture` gets fresh noise per image, seeded by its index
     ``start + b`` in the dataset (so no two images share a noise field, whatever the batching)."""
@@ -109,8 +79,6 @@ def render(system: nn.Module, images: torch.Tensor, start: int = 0) -> torch.Ten
 def prerender(dataset: TensorDataset, system: nn.Module, batch_size: int = 32, device: str = "auto") -> TensorDataset:
     """Render every image of ``dataset`` through ``system`` once (the paper's offline route); texture noise
     is seeded per image index (:func:`render`)."""
-    from cogvision.device import resolve_device
-
     dev = resolve_device(device)
     system = system.to(dev)
     images, labels = dataset.tensors
@@ -261,15 +229,14 @@ def matched_systems(images: torch.Tensor, *, scaling: float = 0.4, fov_deg: floa
         ``target``, ``achieved``, ``parameter``, ``feasible``); an infeasible control uses the strongest
         blur tried, and says so.
     """
-    from cogvision.foveation.matching import match_system
-
     texture = FoveatedTexture(scaling, fov_deg=fov_deg, seed=seed)
     matching = [match_system(kind, images, texture) for kind in ("uniform", "foveated_blur")]
-    params = {m["system"]: m["parameter"] for m in matching}
-    systems = {"reference": Reference(), "texture": texture,
-               "uniform": UniformBlur(params["uniform"], fov_deg=fov_deg),
-               "foveated_blur": FoveatedBlur(params["foveated_blur"], fixation=texture.fixation, fov_deg=fov_deg,
-                                             fovea_deg=texture.fovea_deg)}
+    matched = {m["system"]: m["parameter"] for m in matching}
+    params = SystemParameters(scaling=scaling, uniform_sigma_deg=matched["uniform"],
+                              foveated_slope=matched["foveated_blur"], fixation=texture.fixation, fov_deg=fov_deg,
+                              fovea_deg=texture.fovea_deg, seed=seed)
+    systems = {name: make_system(name, params) for name in SYSTEMS}
+    systems["texture"] = texture  # the instance the blur controls were matched to
     return systems, matching
 
 
@@ -295,8 +262,6 @@ def run_suite(train: TensorDataset, test: TensorDataset, *, systems: dict[str, n
         ``generalisation`` (system, run, tested_on): each network tested on each system's rendering of the
         test images.
     """
-    import json
-
     matching: list[dict] = []
     if systems is None:
         systems, matching = matched_systems(train.tensors[0][:match_images], scaling=scaling)
@@ -331,24 +296,4 @@ def run_suite(train: TensorDataset, test: TensorDataset, *, systems: dict[str, n
     dataset = dataset.assign_coords(run=list(range(runs)))
     dataset.attrs.update({"arch": arch, "epochs": epochs, "runs": runs, "n_train": len(train), "n_test": len(test),
                           "matching": json.dumps(matching)})
-    return dataset
-
-
-def wheel_dataset(n_per_class: int = 8, size: int = 64, seed: int = 0) -> TensorDataset:
-    """A toy ImageFolder stand-in: random crops (with flips) of the 8 wheel photographs, one class each."""
-    from data_loaders.images import builtin_images
-
-    photos, names = builtin_images(size=2 * size)
-    generator = torch.Generator().manual_seed(seed)
-    images, labels = [], []
-    for label, photo in enumerate(photos):
-        for _ in range(n_per_class):
-            top, left = (int(v) for v in torch.randint(0, size + 1, (2,), generator=generator))
-            crop = photo[:, top:top + size, left:left + size]
-            if torch.rand(1, generator=generator) < 0.5:
-                crop = crop.flip(-1)
-            images.append(crop)
-            labels.append(label)
-    dataset = TensorDataset(torch.stack(images), torch.tensor(labels))
-    dataset.classes = names
     return dataset

@@ -24,8 +24,8 @@ import torch.nn.functional as F
 from scipy.optimize import brentq
 from torch import nn
 
-from cogvision.foveation.blur import FoveatedBlur, UniformBlur
 from cogvision.foveation.geometry import DEFAULT_FOV_DEG
+from cogvision.foveation.systems import BLUR_PARAMETERS, SystemParameters, make_system
 from cogvision.foveation.texture import FoveatedTexture, Reference
 
 
@@ -113,7 +113,7 @@ def _solve(make: Callable[[float], nn.Module], images: torch.Tensor, reference: 
     return value
 
 
-BLUR_SYSTEMS = ("uniform", "foveated_blur")
+BLUR_SYSTEMS = tuple(BLUR_PARAMETERS)  # the blur controls of :data:`cogvision.foveation.systems.ALL_SYSTEMS`
 
 
 def match_system(kind: str, images: torch.Tensor, texture: FoveatedTexture | None = None,
@@ -155,10 +155,9 @@ def match_system(kind: str, images: torch.Tensor, texture: FoveatedTexture | Non
 
 
 def _factory(kind: str, texture: FoveatedTexture) -> Callable[[float], nn.Module]:
-    fov = texture.fov_deg
-    if kind == "uniform":
-        return lambda s: UniformBlur(s, fov_deg=fov)
-    return lambda k: FoveatedBlur(k, fixation=texture.fixation, fov_deg=fov, fovea_deg=texture.fovea_deg)
+    """Blur control ``kind`` at a given value of its matched parameter, with the texture system's geometry."""
+    geometry = SystemParameters(fixation=texture.fixation, fov_deg=texture.fov_deg, fovea_deg=texture.fovea_deg)
+    return lambda value: make_system(kind, geometry, **{BLUR_PARAMETERS[kind]: value})
 
 
 def match_compression(images: torch.Tensor, texture: FoveatedTexture | None = None,
@@ -200,13 +199,10 @@ def match_compression(images: torch.Tensor, texture: FoveatedTexture | None = No
         target = float(ssim(texture(images), ref).mean())
     if not math.isfinite(target):
         raise ValueError("the texture system's SSIM to the reference is not finite; check the images")
-    fov = texture.fov_deg
-    uniform = _solve(lambda s: UniformBlur(s, fov_deg=fov), images, ref, target, upper=1.0, name="uniform blur")
-    foveated = _solve(lambda k: FoveatedBlur(k, fixation=texture.fixation, fov_deg=fov, fovea_deg=texture.fovea_deg),
-                      images, ref, target, upper=0.2, name="foveated blur")
-    systems = {"reference": reference, "texture": texture, "uniform": UniformBlur(uniform, fov_deg=fov),
-               "foveated_blur": FoveatedBlur(foveated, fixation=texture.fixation, fov_deg=fov,
-                                             fovea_deg=texture.fovea_deg)}
+    uniform = _solve(_factory("uniform", texture), images, ref, target, upper=1.0, name="uniform blur")
+    foveated = _solve(_factory("foveated_blur", texture), images, ref, target, upper=0.2, name="foveated blur")
+    systems = {"reference": reference, "texture": texture, "uniform": _factory("uniform", texture)(uniform),
+               "foveated_blur": _factory("foveated_blur", texture)(foveated)}
     rows = []
     with torch.no_grad():
         for system_name, system in systems.items():

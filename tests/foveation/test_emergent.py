@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from cogvision.foveation import emergent
+from data_loaders.images import load_image_folder, wheel_dataset
 
 
 def test_perturbations():
@@ -28,16 +29,16 @@ def test_image_folder_loading(tmp_path):
         (tmp_path / name).mkdir()
         for i in range(2):
             matplotlib.image.imsave(tmp_path / name / f"{i}.png", np.random.default_rng(i).random((20, 30, 3)))
-    data = emergent.load_image_folder(tmp_path, size=32)
+    data = load_image_folder(tmp_path, size=32)
     assert data.tensors[0].shape == (4, 3, 32, 32) and data.classes == ["cat", "dog"]
     with pytest.raises(FileNotFoundError):
-        emergent.load_image_folder(tmp_path / "missing")
+        load_image_folder(tmp_path / "missing")
 
 
 @pytest.mark.slow
 def test_suite_runs_end_to_end_with_paired_initialisation():
-    train = emergent.wheel_dataset(n_per_class=2, size=64, seed=0)
-    test = emergent.wheel_dataset(n_per_class=1, size=64, seed=1)
+    train = wheel_dataset(n_per_class=2, size=64, seed=0)
+    test = wheel_dataset(n_per_class=1, size=64, seed=1)
     systems = {name: emergent.make_system(name) for name in ("reference", "texture")}
     result = emergent.run_suite(train, test, systems=systems, arch="alexnet", runs=1, epochs=1, batch_size=16,
                                 device="cpu", fractions=(0.0, 0.5), sigmas_px=(0, 4), radii=(0.5,))
