@@ -158,3 +158,19 @@ def test_interrupted_evaluate_keeps_the_previous_output(tmp_path, monkeypatch):
     assert result.exit_code == 130 and "Traceback" not in result.output
     assert _snapshot(out) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["evaluation"]
+
+
+def test_resume_after_sigkill_cleans_the_stale_staging_folder(tmp_path, monkeypatch, reference):
+    """What SIGKILL leaves: checkpoints in OUT.partial and the publisher's hidden staging folder of a dead process."""
+    out = tmp_path / "model"
+    _interrupt_at(monkeypatch, 2 * BATCHES_PER_EPOCH + 1)
+    assert _train(out).exit_code == 130
+    monkeypatch.undo()
+    stale = tmp_path / ".model.partial-999999999-dead" / "model"  # no process has this id
+    stale.mkdir(parents=True)
+    (stale / "model.pt").write_bytes(b"half written")
+    resumed = _train(out, "--resume")
+    assert resumed.exit_code == 0, resumed.output
+    assert "left behind by an interrupted run" in " ".join(resumed.output.split())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+    _assert_same(reference, out)
