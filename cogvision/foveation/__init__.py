@@ -1,6 +1,8 @@
 """Foveated front-ends (Deza & Konkle 2020): fixed first-stage transforms on (B, C, H, W) images.
 
->>> from cogvision.foveation import FoveatedTexture, FoveatedBlur, UniformBlur, Reference, pooling_windows
+>>> from cogvision.foveation import ALL_SYSTEMS, FoveatedBlur, FoveatedTexture, Reference, UniformBlur, make_system
+>>> sorted(ALL_SYSTEMS)
+['foveated_blur', 'reference', 'texture', 'uniform']
 """
 
 from cogvision.foveation.geometry import (
@@ -8,8 +10,11 @@ from cogvision.foveation.geometry import (
 )
 from cogvision.foveation.blur import FoveatedBlur, UniformBlur, gaussian_blur
 from cogvision.foveation.matching import MatchResult, match_compression, ssim
+from cogvision.foveation.systems import ALIASES, ALL_SYSTEMS, SystemParameters, make_system, system_name
 from cogvision.foveation.texture import FoveatedSystem, FoveatedTexture, Reference
 
-__all__ = ["FoveatedBlur", "FoveatedSystem", "FoveatedTexture", "MatchResult", "PoolingWindows", "Reference",
-           "UniformBlur", "eccentricity_map", "gaussian_blur", "match_compression", "pixels_per_degree",
-           "pooling_windows", "ssim", "window_counts"]
+__all__ = [
+    "ALIASES", "ALL_SYSTEMS", "FoveatedBlur", "FoveatedSystem", "FoveatedTexture", "MatchResult", "PoolingWindows",
+    "Reference", "SystemParameters", "UniformBlur", "eccentricity_map", "gaussian_blur", "make_system",
+    "match_compression", "pixels_per_degree", "pooling_windows", "ssim", "system_name", "window_counts",
+]
