@@ -97,7 +97,8 @@ def read_gazefollow_mat(path: str | os.PathLike) -> pd.DataFrame:
         raise ValueError(f"{path} is not a readable .mat file ({' '.join(str(err).split())})") from None
     prefix = next((p for p in ("test", "train") if f"{p}_path" in mat), None)
     if prefix is None:
-        raise ValueError(f"{path}: no 'test_path' or 'train_path' field; has {[k for k in mat if not k.startswith('__')]}")
+        fields = [k for k in mat if not k.startswith("__")]
+        raise ValueError(f"{path}: no 'test_path' or 'train_path' field; has {fields}")
     needed = [f"{prefix}_{f}" for f in ("path", "eyes", "gaze", "bbox")]
     absent = [f for f in needed if f not in mat]
     if absent:

@@ -58,7 +58,7 @@ def predict_command(
     image: Path = typer.Argument(..., help="Image file."),
     head: List[str] = typer.Option(..., "--head", help="Head box x1,y1,x2,y2 in pixels; repeat for several people."),
     model: Optional[str] = model_option(None, help="Backbone of an untrained gaze head, e.g. "
-                                                   "timm:vit_small_patch14_dinov2 (not needed with a ViTGaze checkpoint)."),
+                                        "timm:vit_small_patch14_dinov2 (not needed with a ViTGaze checkpoint)."),
     weights: Optional[Path] = weights_option("ViTGaze checkpoint from `gaze train`, or backbone weights for --model."),
     out: Path = out_option(help="Output folder: prediction.nc, prediction.csv (+ .parquet), overlay.png."),
     refine: bool = typer.Option(False, "--refine", help="DARK sub-pixel gaze points."),

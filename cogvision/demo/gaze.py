@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from cogvision._docs import fill_doc
 from cogvision.gaze.config import preset
 from cogvision.gaze.evaluate import score_analytic
 from cogvision.gaze.predict import predict_dataset
@@ -32,6 +33,7 @@ def _markdown_table(frame, columns: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+@fill_doc
 def run(out_dir: Path, shared: Path | None = None, device: str = "auto") -> dict:
     """Train and score a demo-size ViTGaze, draw two figures, and score analytic maps on GazeFollow test2.
 
@@ -42,8 +44,7 @@ def run(out_dir: Path, shared: Path | None = None, device: str = "auto") -> dict
     shared
         The shared data folder; with ``data/gaze_following/gazefollow_test2`` the analytic maps are
         scored on every fifth person of the real test2 annotations.
-    device
-        Torch device.
+    %(device)s
 
     Returns
     -------

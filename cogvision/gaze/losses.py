@@ -15,7 +15,8 @@ HEATMAP_SIZE = 64
 SIGMA = 3.0
 
 
-def gaussian_heatmap(points: torch.Tensor, size: int | tuple[int, int] = HEATMAP_SIZE, sigma: float = SIGMA) -> torch.Tensor:
+def gaussian_heatmap(points: torch.Tensor, size: int | tuple[int, int] = HEATMAP_SIZE,
+                     sigma: float = SIGMA) -> torch.Tensor:
     """Gaussian targets at normalised gaze points.
 
     Pixel ``(i, j)`` of an (h, w) map sits at normalised position ``(j / w, i / h)``, the same convention
@@ -72,7 +73,8 @@ def heatmap_loss(pred: torch.Tensor, target: torch.Tensor, inout: torch.Tensor, 
     return weight * (per_map * inout).sum() / inout.sum().clamp(min=1.0)
 
 
-def focal_bce(logits: torch.Tensor, labels: torch.Tensor, gamma: float = 2.0, alpha: float | None = None) -> torch.Tensor:
+def focal_bce(logits: torch.Tensor, labels: torch.Tensor, gamma: float = 2.0,
+              alpha: float | None = None) -> torch.Tensor:
     """Mean sigmoid focal loss (Lin et al. 2017): ``BCE * (1 - p_t) ** gamma``, optional ``alpha`` class weight.
 
     ``alpha=None`` is ViTGaze's setting (its ``alpha=-1`` disables the weighting).

@@ -35,14 +35,13 @@ from safetensors.torch import save_file
 from torch import nn
 
 from cogvision._docs import fill_doc
-
 from cogvision.device import resolve_device
 from cogvision.gaze.ablations import FEATURES, GUIDANCE, TokenFeatures, check_choice, uniform_weights
 from cogvision.gaze.guidance import SpatialGuidance, check_boxes, expand_boxes, head_patch_mask
 from cogvision.gaze.interaction import QueryKeyCapture, default_blocks, guided_interaction
+from cogvision.io import atomic_write, read_checkpoint
 from cogvision.models import FeatureRecorder, block_names, load_model, preprocessing_for, token_layout
 from cogvision.models.attention import attention_modules
-from cogvision.io import atomic_write, read_checkpoint
 
 CHECKPOINT_FORMAT = "cogvision.gaze.ViTGaze/1"
 
@@ -133,7 +132,8 @@ class ViTGaze(nn.Module):
         modules = {name.rsplit(".", 1)[0]: m for name, m in attention_modules(backbone).items()}
         missing = [b for b in self.blocks if b not in modules]
         if missing:
-            raise ValueError(f"no attention block(s) {missing} in {type(backbone).__name__}; available: {list(modules)}")
+            raise ValueError(f"no attention block(s) {missing} in {type(backbone).__name__}; "
+                             f"available: {list(modules)}")
         if not hasattr(backbone, "embed_dim"):
             raise ValueError(f"{type(backbone).__name__} has no embed_dim: the in/out head needs the token width")
         prep = preprocessing_for(backbone)

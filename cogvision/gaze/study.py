@@ -23,6 +23,7 @@ import pandas as pd
 import torch
 from scipy import stats
 
+from cogvision._docs import fill_doc
 from cogvision.gaze.baselines import centre_prior, mean_target_prior, object_prior
 from cogvision.gaze.evaluate import evaluate_heatmaps
 from cogvision.gaze.metrics import gazefollow_scores, vat_auc
@@ -66,8 +67,9 @@ def flat_share(heatmaps: np.ndarray, tol: float = 1e-6) -> float:
     return float((spread < tol).mean())
 
 
+@fill_doc
 def score_study(paths: dict[tuple[str, int], str | os.PathLike], test: GazeSamples, objects: pd.DataFrame,
-                prior_set: GazeSamples, device: str = "cpu", n_boot: int = 1000) -> tuple[pd.DataFrame, pd.DataFrame]:
+                prior_set: GazeSamples, device: str = "auto", n_boot: int = 1000) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Score the trained runs and the baselines on the same fresh test scenes.
 
     Parameters
@@ -80,8 +82,7 @@ def score_study(paths: dict[tuple[str, int], str | os.PathLike], test: GazeSampl
         Object table of the test scenes (columns ``scene, x, y``), for the object prior.
     prior_set
         Other scenes whose mean target is the training-mean prior.
-    device
-        Where to predict.
+    %(device)s
     n_boot
         Bootstrap resamples of the baselines' intervals.
 

@@ -19,7 +19,15 @@ from cogvision.gaze.evaluate import score_analytic
 from cogvision.gaze.metrics import conventions
 from cogvision.gaze.model import ViTGaze, build_vitgaze, is_vitgaze_checkpoint
 from cogvision.gaze.predict import predict
-from cogvision.io import atomic_write, check_out_dir, publish_folder, run_metadata, save_figure, write_dataset, write_table
+from cogvision.io import (
+    atomic_write,
+    check_out_dir,
+    publish_folder,
+    run_metadata,
+    save_figure,
+    write_dataset,
+    write_table,
+)
 from cogvision.jobs.gaze_train import evaluate_synthetic
 from cogvision.reporting import get_logger
 from cogvision.viz.gaze import plot_gaze

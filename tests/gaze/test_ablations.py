@@ -108,9 +108,11 @@ def test_study_table_has_paired_differences_and_baselines(tmp_path):
     assert rows.loc["plain tokens", "interval"].startswith("t over 2 seeds")
     assert runs.loc[runs.seed >= 0, "flat_maps"].between(0, 1).all()
     assert np.isnan(rows.loc[FULL, "d_auc"])  # no difference of the full model to itself
-    paired = runs[runs.method == "plain tokens"].set_index("seed")["auc"] - runs[runs.method == FULL].set_index("seed")["auc"]
+    by_seed = {m: runs[runs.method == m].set_index("seed")["auc"] for m in ("plain tokens", FULL)}
+    paired = by_seed["plain tokens"] - by_seed[FULL]
     assert rows.loc["plain tokens", "d_auc"] == pytest.approx(paired.mean())
-    assert rows.loc["object prior (no head direction)", "auc_low"] <= rows.loc["object prior (no head direction)", "auc"]
+    objects = rows.loc["object prior (no head direction)"]
+    assert objects["auc_low"] <= objects["auc"]
     text = markdown(table)
     assert "plain tokens" in text and "bootstrap over" in text
 

@@ -6,7 +6,11 @@ import pytest
 import torch
 
 from cogvision.gaze.interaction import (
-    QueryKeyCapture, default_blocks, guided_interaction, interaction_features, interaction_tensor,
+    QueryKeyCapture,
+    default_blocks,
+    guided_interaction,
+    interaction_features,
+    interaction_tensor,
 )
 from cogvision.models import AttentionRecorder, load_model, token_layout
 from cogvision.models.attention import attention_modules

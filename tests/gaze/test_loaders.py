@@ -10,7 +10,11 @@ from PIL import Image
 from data_loaders.gazefollow import gaze_array, group_annotators, read_gazefollow_mat, read_gazefollow_txt
 from data_loaders.synthetic_gaze import make_gaze_scenes
 from data_loaders.videoattentiontarget import (
-    normalise, read_head_boxes, read_vat_annotations, read_vat_csv, smooth_boxes,
+    normalise,
+    read_head_boxes,
+    read_vat_annotations,
+    read_vat_csv,
+    smooth_boxes,
 )
 
 TRAIN_LINES = """train/0/a.jpg,0,0.1,0.2,0.3,0.4,0.5,0.25,0.7,0.8,40,10,60,30,1,coco,m

@@ -9,8 +9,22 @@ import torch
 from cogvision.gaze.baselines import centre_prior, object_prior, point_gaussians
 from cogvision.gaze.losses import focal_bce, gaussian_heatmap, heatmap_loss
 from cogvision.gaze.metrics import (
-    avg_l2, conventions, dark_blur, dark_kernel_sigma, dark_refine, gaze_point, gazefollow_auc, gazefollow_scores,
-    inout_ap, min_l2, multi_hot_map, resize_heatmap, roc_auc, vat_auc, vat_region, vat_scores,
+    avg_l2,
+    conventions,
+    dark_blur,
+    dark_kernel_sigma,
+    dark_refine,
+    gaze_point,
+    gazefollow_auc,
+    gazefollow_scores,
+    inout_ap,
+    min_l2,
+    multi_hot_map,
+    resize_heatmap,
+    roc_auc,
+    vat_auc,
+    vat_region,
+    vat_scores,
 )
 
 MAP = np.array([[4.0, 3.0], [2.0, 1.0]])
