@@ -139,7 +139,7 @@ def category_pooling_maps(content: np.ndarray, pooling: str, seed: int) -> np.nd
     return np.broadcast_to(fixed, (n, *fixed.shape))
 
 
-def make_synthetic_brain(
+def make_synthetic_brain(  # 107 lines: one generative recipe, step by step; its parts are the helpers above
     n_stimuli: int = 240,
     *,
     image_size: int = 64,

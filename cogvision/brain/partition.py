@@ -163,6 +163,23 @@ def partition_r2(r2: dict[str, np.ndarray], band_names: Sequence[str], correctio
     return xr.Dataset(data, coords=coords, attrs=attrs)
 
 
+def _check_partition(X, Y, bands, band_names, correction: str, pairs) -> tuple:
+    """Checked inputs of :func:`variance_partition`: X, Y (2-D float64), band columns and band names."""
+    if not (isinstance(pairs, bool) or pairs == "auto"):
+        raise ValueError(f"pairs must be 'auto', True or False, got {pairs!r}")
+    if correction not in CORRECTIONS:
+        raise ValueError(f"correction must be one of {CORRECTIONS}, got {correction!r}")
+    X, Y, band_cols = check_inputs(X, Y, bands)
+    Y = Y.reshape(len(Y), -1).astype(np.float64)
+    k = len(band_cols)
+    if k < 2:
+        raise ValueError(f"bands must hold at least two bands to partition variance, got {k}")
+    names = [f"band{b}" for b in range(k)] if band_names is None else [str(n) for n in band_names]
+    if len(names) != k:
+        raise ValueError(f"band_names has {len(names)} names for {k} bands")
+    return X, Y, band_cols, names
+
+
 def variance_partition(
     X,
     Y,
@@ -223,18 +240,8 @@ def variance_partition(
         For bad bands, inputs (see :func:`~cogvision.brain.banded.check_inputs`), fewer than two bands,
         an unknown correction or ``pairs``, or band names of the wrong length.
     """
-    if not (isinstance(pairs, bool) or pairs == "auto"):
-        raise ValueError(f"pairs must be 'auto', True or False, got {pairs!r}")
-    if correction not in CORRECTIONS:
-        raise ValueError(f"correction must be one of {CORRECTIONS}, got {correction!r}")
-    X, Y, band_cols = check_inputs(X, Y, bands)
-    Y = Y.reshape(len(Y), -1).astype(np.float64)
+    X, Y, band_cols, names = _check_partition(X, Y, bands, band_names, correction, pairs)
     k = len(band_cols)
-    if k < 2:
-        raise ValueError(f"bands must hold at least two bands to partition variance, got {k}")
-    names = [f"band{b}" for b in range(k)] if band_names is None else [str(n) for n in band_names]
-    if len(names) != k:
-        raise ValueError(f"band_names has {len(names)} names for {k} bands")
     splits = make_splits(X.shape[0], cv, groups)
     params = dict(alphas=alphas, n_iter=n_iter, cv=inner_cv, device=device, random_state=random_state,
                   refine=refine)

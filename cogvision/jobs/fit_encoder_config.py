@@ -1,3 +1,4 @@
+# 464 lines: the whole schema of one config file, block by block, in one place.
 """The ``fit-encoder`` configuration, typed: every block, key, type and choice checked once, on load.
 
 A config (YAML, JSON or TOML file, or a mapping) is validated against :class:`FitEncoderConfig` before any
