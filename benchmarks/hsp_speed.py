@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-
 from results_file import write_result
+
 from cogvision.scanpath.density import hsp_sequences, prepared, score_hsp
 from cogvision.scanpath.density_baselines import SaccadeMarkov
 from cogvision.scanpath.metrics.hsp import EPS, NSS_FLOOR
@@ -40,7 +40,8 @@ def _one_fixation(log_density: np.ndarray, fixated: int, baseline: np.ndarray) -
     sd = p.std()
     nss = (value - p.mean()) / sd if sd > 0 else 0.0
     base = baseline / baseline.sum()
-    return {"auc": auc, "nss": 0.0 if nss < NSS_FLOOR else nss, "ig": np.log2(EPS + value) - np.log2(EPS + base[fixated]),
+    return {"auc": auc, "nss": 0.0 if nss < NSS_FLOOR else nss,
+            "ig": np.log2(EPS + value) - np.log2(EPS + base[fixated]),
             "ll": np.log2(EPS + value) - np.log2(EPS + 1 / len(p)), "nss_standard": nss}
 
 

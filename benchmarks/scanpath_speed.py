@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from results_file import write_result
 
 from cogvision.scanpath.containers import ScanpathSet
 from cogvision.scanpath.metrics import multimatch_many
@@ -32,7 +33,6 @@ from cogvision.scanpath.oat import OAT
 from cogvision.scanpath.oat_batch import EOS, collate
 from data_loaders.shared import shared_dir
 from data_loaders.synthetic_scanpaths import make_synthetic_scanpaths
-from results_file import write_result
 
 
 def _scanpaths(n_images: int):
@@ -110,7 +110,8 @@ def bench_decoding(n_scanpaths: int, max_len: int = 30, repeats: int = 5) -> lis
     realistic, source = _realistic_data()
     short = make_synthetic_scanpaths(n_scenes=20, n_subjects=1, rows=6, cols=14, seed=0)
     demo, paper = dict(d_model=128, n_layers=2, ffn=256), dict(d_model=512, n_layers=4, ffn=512)
-    cases = (("demo size (d=128, 2+2 layers)", demo, realistic, f"trained 6 epochs on {source}", dict(epochs=6, lr=1e-3)),
+    cases = (("demo size (d=128, 2+2 layers)", demo, realistic, f"trained 6 epochs on {source}",
+              dict(epochs=6, lr=1e-3)),
              ("demo size (d=128, 2+2 layers)", demo, short, "trained 1 epoch", dict(epochs=1)),
              ("paper size (d=512, 4+4 layers)", paper, short, "trained 1 epoch", dict(epochs=1)))
     rows = []

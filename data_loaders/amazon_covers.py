@@ -14,20 +14,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cogvision.scanpath.containers import Scene, ScanpathSet
-from cogvision.scanpath.mapping import grid_boxes, objects_by_grid
+from cogvision.scanpath.containers import ScanpathSet, Scene
+from cogvision.scanpath.mapping import box_iou, grid_boxes, objects_by_grid
 from data_loaders.shared import read_json, shared_path
 
 ROWS, COLS = 6, 14
 RELATIVE_PATH = ("data", "eyetracking", "amazon_book_covers", "Amazon.json")
-
-
-def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    ix = np.clip(np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0]), 0, None)
-    iy = np.clip(np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1]), 0, None)
-    inter = ix * iy
-    area = lambda b: (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
-    return inter / (area(box) + area(boxes) - inter)
 
 
 def load_amazon_covers(path: str | Path | None = None, rows: int = ROWS, cols: int = COLS) -> ScanpathSet:
@@ -59,14 +51,15 @@ def load_amazon_covers(path: str | Path | None = None, rows: int = ROWS, cols: i
             target_name = str(entry["target"])
             fixations = entry["fixations"]
         except (KeyError, IndexError, TypeError) as err:
-            raise ValueError(f"{path}: collage {image!r} lacks field {err} (expected fixations, ground_truth, size, target)") from err
+            raise ValueError(f"{path}: collage {image!r} lacks field {err} (expected fixations, ground_truth, size, "
+                             "target)") from err
         if not (np.isfinite([width, height]).all() and width > 0 and height > 0):
             raise ValueError(f"{path}: collage {image!r}: size must be positive, got {width} x {height}")
         if not (np.isfinite(target_box).all() and target_box[2] > target_box[0] and target_box[3] > target_box[1]):
             raise ValueError(f"{path}: collage {image!r}: ground_truth box {target_box.tolist()} must have "
                              "xmin < xmax and ymin < ymax")
         boxes, pos = grid_boxes(width, height, rows, cols)
-        overlap = _iou(target_box, boxes)
+        overlap = box_iou(target_box, boxes)
         if not overlap.max() > 0:
             raise ValueError(f"{path}: collage {image!r}: ground_truth box {target_box.tolist()} lies outside the "
                              f"{width:g} x {height:g} collage; expected a box overlapping a cover")

@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 
 from cogvision.reporting import get_logger
-from cogvision.scanpath.containers import Scene, ScanpathSet
-from cogvision.scanpath.mapping import objects_by_box
+from cogvision.scanpath.containers import ScanpathSet, Scene
+from cogvision.scanpath.mapping import box_iou, objects_by_box
 from data_loaders.shared import read_json, shared_path
 
 log = get_logger(__name__)
@@ -40,7 +40,8 @@ def _read_detection_file(file: Path) -> dict[str, list[tuple[str, float, np.ndar
             if not row:
                 continue
             if len(row) != 2:
-                raise ValueError(f"{file}:{line_no}: expected 'image,\"[[label, score, xmax, xmin, ymax, ymin], ...]\"'")
+                raise ValueError(f"{file}:{line_no}: expected "
+                                 "'image,\"[[label, score, xmax, xmin, ymax, ymin], ...]\"'")
             try:
                 items = ast.literal_eval(row[1])
                 dets = [(str(lab), float(score), np.array([xmin, ymin, xmax, ymax], float))
@@ -139,12 +140,12 @@ def load_coco_search18(fixations: str | Path | None = None, detections: str | Pa
             dur = np.asarray(t.get("T", [np.nan] * len(x)), float)
             bx, by, bw, bh = (float(v) for v in t["bbox"])
         except (KeyError, TypeError, ValueError) as err:
-            raise ValueError(f"{fixations}: trial {k} lacks or has a malformed field ({err}); expected name, subject, task, "
-                             f"bbox [x, y, w, h], X, Y, T") from err
+            raise ValueError(f"{fixations}: trial {k} lacks or has a malformed field ({err}); expected name, "
+                             "subject, task, bbox [x, y, w, h], X, Y, T") from err
         trial = f"{task}/{name}"
         if len(x) == 0 or len(x) != len(y) or len(dur) != len(x):
-            raise ValueError(f"{fixations}: trial {trial!r}, subject {subject}: X, Y, T must be non-empty and of equal length "
-                             f"(got {len(x)}, {len(y)}, {len(dur)})")
+            raise ValueError(f"{fixations}: trial {trial!r}, subject {subject}: X, Y, T must be non-empty and of "
+                             f"equal length (got {len(x)}, {len(y)}, {len(dur)})")
         if trial not in scenes:
             found = by_task.get(task_key(task), {}).get(name, any_task.get(name))  # boxes keyed by (task, image)
             if found is None:
@@ -162,11 +163,12 @@ def load_coco_search18(fixations: str | Path | None = None, detections: str | Pa
     bad = ~np.isfinite(table[["x", "y"]].to_numpy()).all(1)
     if bad.any():
         row = table[bad].iloc[0]
-        raise ValueError(f"{fixations}: trial {row.trial!r}, subject {row.subject}: NaN coordinates at fixation {row.fixation}")
+        raise ValueError(f"{fixations}: trial {row.trial!r}, subject {row.subject}: NaN coordinates at fixation "
+                         f"{row.fixation}")
     table["object"] = -1
     for trial, index in table.groupby("trial").indices.items():
-        table.loc[table.index[index], "object"] = objects_by_box(table["x"].to_numpy()[index], table["y"].to_numpy()[index],
-                                                                 scenes[trial].boxes, max_distance)
+        table.loc[table.index[index], "object"] = objects_by_box(
+            table["x"].to_numpy()[index], table["y"].to_numpy()[index], scenes[trial].boxes, max_distance)
     return ScanpathSet(table, scenes, "coco_search18", allow_outside)
 
 
@@ -176,10 +178,7 @@ def _scene(trial, name, task, target_box, detections, width, height, rows, cols,
     boxes = np.clip(boxes, 0, [width, height, width, height])
     target = -1
     if len(boxes):
-        ix = np.clip(np.minimum(target_box[2], boxes[:, 2]) - np.maximum(target_box[0], boxes[:, 0]), 0, None)
-        iy = np.clip(np.minimum(target_box[3], boxes[:, 3]) - np.maximum(target_box[1], boxes[:, 1]), 0, None)
-        area = lambda b: (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
-        iou = ix * iy / (area(target_box) + area(boxes) - ix * iy)
+        iou = box_iou(target_box, boxes)
         if iou.max() >= target_iou:
             target = int(iou.argmax())
     if target < 0:

@@ -18,7 +18,7 @@ from cogvision.scanpath.mapping import grid_boxes, objects_by_grid
 def read_fixation_table(path: str | Path, columns: dict[str, str] | None = None, *, sep: str | None = None,
                         where: dict[str, object] | None = None, duration_unit: str = "ms",
                         subject: str | None = None, trial: str | None = None) -> pd.DataFrame:
-    """Read a fixation table into the standard columns ``subject, trial, fixation, x, y, duration``.
+    r"""Read a fixation table into the standard columns ``subject, trial, fixation, x, y, duration``.
 
     Parameters
     ----------
@@ -55,7 +55,8 @@ def read_fixation_table(path: str | Path, columns: dict[str, str] | None = None,
     table = table.rename(columns=rename)
     for name in ("x", "y"):
         if name not in table:
-            raise ValueError(f"{path}: no column for {name!r}; pass columns={{'{name}': '<column>'}} (columns: {list(table.columns)})")
+            raise ValueError(f"{path}: no column for {name!r}; pass columns={{'{name}': '<column>'}} "
+                             f"(columns: {list(table.columns)})")
     if duration_unit not in ("ms", "s"):
         raise ValueError(f"duration_unit must be 'ms' or 's', got {duration_unit!r}")
     table = table.reset_index(drop=True)
@@ -67,7 +68,8 @@ def read_fixation_table(path: str | Path, columns: dict[str, str] | None = None,
         if name in table:
             values = pd.to_numeric(table[name], errors="coerce")
             if values.isna().any() and name != "duration":
-                raise ValueError(f"{path}: column {name!r} has non-numeric or missing values at row {int(values.isna().to_numpy().argmax())}")
+                raise ValueError(f"{path}: column {name!r} has non-numeric or missing values at row "
+                                 f"{int(values.isna().to_numpy().argmax())}")
             out[name] = values.to_numpy(float) * (1000.0 if name == "duration" and duration_unit == "s" else 1.0)
         else:
             out[name] = np.nan

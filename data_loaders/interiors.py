@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cogvision.scanpath.containers import Scene, ScanpathSet
+from cogvision.scanpath.containers import ScanpathSet, Scene
 from cogvision.scanpath.mapping import grid_boxes
 from cogvision.scanpath.metrics.hsp import grid_cells, target_cells
 from data_loaders.images import read_image
@@ -140,7 +140,8 @@ def _read_scanpaths(scanpaths_dir: Path, scenes: dict[str, Scene], trials_file: 
             except (KeyError, TypeError, ValueError) as err:
                 raise ValueError(f"{file}: trial {image!r} lacks field {err} (expected X, Y)") from err
             if x.shape != y.shape or x.ndim != 1:
-                raise ValueError(f"{file}: trial {image!r}: X and Y must be lists of one length, got {x.shape}, {y.shape}")
+                raise ValueError(f"{file}: trial {image!r}: X and Y must be lists of one length, got {x.shape}, "
+                                 f"{y.shape}")
             if len(x) == 0:
                 raise ValueError(f"{file}: trial {image!r}: empty scanpath")
             try:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cogvision.scanpath.containers import Scene, ScanpathSet
+from cogvision.scanpath.containers import ScanpathSet, Scene
 from cogvision.scanpath.mapping import grid_boxes
 
 

@@ -12,7 +12,13 @@ from typing import Optional
 import typer
 
 from cogvision.commands._options import (
-    batch_size_option, device_option, out_option, overwrite_option, resume_option, seed_option, weights_option,
+    batch_size_option,
+    device_option,
+    out_option,
+    overwrite_option,
+    resume_option,
+    seed_option,
+    weights_option,
 )
 from cogvision.jobs.scanpath import DATASETS_HELP, Part, ScanpathDataset, TrainSettings, predict_oat, train_oat
 from cogvision.jobs.scanpath_evaluate import evaluate_interiors, evaluate_objects

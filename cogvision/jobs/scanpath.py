@@ -23,7 +23,12 @@ from cogvision._docs import fill_doc
 from cogvision.config import Config
 from cogvision.device import resolve_device
 from cogvision.io import (
-    atomic_write, check_out_dir, publish_folder, run_metadata, save_figure, write_table,
+    atomic_write,
+    check_out_dir,
+    publish_folder,
+    run_metadata,
+    save_figure,
+    write_table,
 )
 from cogvision.jobs.scanpath_interiors import FeatureSpec, load_with_features
 from cogvision.reporting import get_logger

@@ -23,7 +23,11 @@ from cogvision.reporting import get_logger
 from cogvision.scanpath.compare import compare_models, hsp_by_seed, markdown_table, summarise
 from cogvision.scanpath.density import prepared
 from cogvision.scanpath.hsp_evaluation import (
-    cross_validate_hsp, cumulative_performance, paired_differences, per_image_scores, summarise_hsp,
+    cross_validate_hsp,
+    cumulative_performance,
+    paired_differences,
+    per_image_scores,
+    summarise_hsp,
 )
 from cogvision.scanpath.presets import OATParams
 from cogvision.viz.scanpath import plot_cumulative, plot_hsp_maps, plot_metric_bars, plot_scanpaths

@@ -51,7 +51,8 @@ def layer_maps(model: nn.Module, image: np.ndarray, layers: Sequence[str]) -> li
         for name in layers:
             value = recorder.outputs[name]
             if value.ndim != 4:
-                raise ValueError(f"layer {name!r} gives shape {tuple(value.shape)}; grid features need a conv map (B, C, H, W)")
+                raise ValueError(f"layer {name!r} gives shape {tuple(value.shape)}; grid features need a conv map "
+                                 "(B, C, H, W)")
             out.append(value[0].float().cpu())
     return out
 

@@ -1,4 +1,4 @@
-"""Baseline scanpath models over objects, with the same ``fit``/``predict`` interface as :class:`~cogvision.scanpath.OAT`.
+"""Baseline scanpath models over objects, with the ``fit``/``predict`` interface of :class:`~cogvision.scanpath.OAT`.
 
 Every baseline stops when it reaches the target or after a length drawn from the training scanpath
 lengths (the median for a deterministic prediction, ``n_samples=0``), so that the baselines are
@@ -23,7 +23,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from cogvision.scanpath.containers import Scene, ScanpathSet, prediction_frame
+from cogvision.scanpath.containers import ScanpathSet, Scene, prediction_frame
 
 
 class _Baseline:

@@ -23,7 +23,8 @@ from cogvision.scanpath.oat import OAT
 
 
 def compare_models(data: ScanpathSet, seeds: Sequence[int] = (0, 1, 2), *, fractions=(0.8, 0.1, 0.1),
-                   oat_params: dict | None = None, n_samples: int = 20, progress: bool = False) -> tuple[pd.DataFrame, dict]:
+                   oat_params: dict | None = None, n_samples: int = 20,
+                   progress: bool = False) -> tuple[pd.DataFrame, dict]:
     """Score OAT (greedy, sampled), the baselines and humans on the test part of each seed's split.
 
     Parameters

@@ -89,7 +89,8 @@ class Scene:
         if (grid_pos < 0).any() or (grid_pos[:, 0] >= rows).any() or (grid_pos[:, 1] >= cols).any():
             raise ValueError(f"{where}: grid positions must lie in the {rows}x{cols} grid")
         if not -1 <= int(self.target) < n:
-            raise ValueError(f"{where}: target index {self.target} is neither -1 (no target) nor one of the {n} objects")
+            raise ValueError(f"{where}: target index {self.target} is neither -1 (no target) nor one of the {n} "
+                             "objects")
         if self.image is not None and np.asarray(self.image).shape[:2] != (int(self.height), int(self.width)):
             raise ValueError(f"{where}: image shape {np.asarray(self.image).shape} does not match "
                              f"{int(self.height)}x{int(self.width)}")
@@ -118,7 +119,8 @@ class Scene:
         return np.stack([(self.boxes[:, 0] + self.boxes[:, 2]) / 2, (self.boxes[:, 1] + self.boxes[:, 3]) / 2], 1)
 
 
-def validate_fixations(fixations: pd.DataFrame, scenes: dict[str, Scene], *, allow_outside: bool = False) -> pd.DataFrame:
+def validate_fixations(fixations: pd.DataFrame, scenes: dict[str, Scene], *,
+                       allow_outside: bool = False) -> pd.DataFrame:
     """Check a fixation table against its scenes and return it sorted, with the standard column order.
 
     Raises
@@ -143,7 +145,8 @@ def validate_fixations(fixations: pd.DataFrame, scenes: dict[str, Scene], *, all
     bad = fixations[~np.isfinite(fixations[["x", "y"]].to_numpy(float)).all(1)]
     if len(bad):
         row = bad.iloc[0]
-        raise ValueError(f"trial {row.trial!r}, subject {row.subject!r}: NaN or infinite coordinates at fixation {row.fixation}")
+        raise ValueError(f"trial {row.trial!r}, subject {row.subject!r}: NaN or infinite coordinates at fixation "
+                         f"{row.fixation}")
     if not allow_outside:
         size = np.array([(scenes[t].width, scenes[t].height) for t in fixations["trial"]], float).reshape(-1, 2)
         xy = fixations[["x", "y"]].to_numpy(float)
@@ -151,7 +154,8 @@ def validate_fixations(fixations: pd.DataFrame, scenes: dict[str, Scene], *, all
         if outside.any():
             row = fixations[outside].iloc[0]
             raise ValueError(f"trial {row.trial!r}, subject {row.subject!r}: fixation {row.fixation} at "
-                             f"({row.x}, {row.y}) lies outside the {scenes[row.trial].width}x{scenes[row.trial].height} image")
+                             f"({row.x}, {row.y}) lies outside the "
+                             f"{scenes[row.trial].width}x{scenes[row.trial].height} image")
     objects = fixations["object"].to_numpy(int)
     n_obj = np.array([scenes[t].n_objects for t in fixations["trial"]], int)
     if ((objects < BACKGROUND) | (objects >= n_obj)).any():
@@ -219,8 +223,8 @@ class ScanpathSet:
     def subset(self, trials) -> ScanpathSet:
         """The scanpaths of the given trials."""
         keep = set(map(str, trials))
-        return ScanpathSet(self.fixations[self.fixations["trial"].isin(keep)], {t: s for t, s in self.scenes.items() if t in keep},
-                           self.name, self.allow_outside)
+        return ScanpathSet(self.fixations[self.fixations["trial"].isin(keep)],
+                           {t: s for t, s in self.scenes.items() if t in keep}, self.name, self.allow_outside)
 
     def filter_length(self, n_sd: float = 3.0) -> ScanpathSet:
         """Drop scanpaths longer than mean + ``n_sd`` standard deviations (OAT keeps mean +- 3 sd)."""
@@ -285,6 +289,7 @@ def prediction_frame(scenes, sequences, repeats: int) -> pd.DataFrame:
 def predicted_sequences(predictions: pd.DataFrame) -> dict[str, list[np.ndarray]]:
     """``trial -> [object sequence per sample]`` from a :func:`prediction_frame` table."""
     out: dict[str, list[np.ndarray]] = {}
-    for (trial, _), group in predictions.sort_values(["trial", "sample", "fixation"]).groupby(["trial", "sample"], sort=True):
+    ordered = predictions.sort_values(["trial", "sample", "fixation"])
+    for (trial, _), group in ordered.groupby(["trial", "sample"], sort=True):
         out.setdefault(str(trial), []).append(group["object"].to_numpy(int))
     return out

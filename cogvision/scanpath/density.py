@@ -18,7 +18,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from cogvision.scanpath.containers import Scene, ScanpathSet
+from cogvision.scanpath.containers import ScanpathSet, Scene
 from cogvision.scanpath.metrics.hsp import hsp_scores
 
 

@@ -28,7 +28,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter
 from scipy.special import logsumexp
 
-from cogvision.scanpath.containers import Scene, ScanpathSet
+from cogvision.scanpath.containers import ScanpathSet, Scene
 from cogvision.scanpath.density import ScanpathDensityModel, hsp_sequences
 
 FLOOR = 1e-3  # weight of the uniform map mixed into fitted maps, so that no object has probability 0
@@ -60,9 +60,11 @@ class _HistoryFree(ScanpathDensityModel):
         raise NotImplementedError  # each subclass defines its map
 
     def conditional_log_density(self, scene, history, subject=None):
+        """Log-density ``(n_objects,)`` of the next object after the fixated objects ``history``."""
         return self.scene_log_density(scene, subject)
 
     def log_density_sequences(self, scene, sequences, subjects=None):
+        """Next-object log-densities ``(len(seq) - 1, n_objects)`` along each scanpath."""
         subjects = subjects if subjects is not None else [None] * len(sequences)
         return [np.tile(self.scene_log_density(scene, subj), (max(len(seq) - 1, 0), 1))
                 for seq, subj in zip(sequences, subjects)]
@@ -72,6 +74,7 @@ class UniformDensity(_HistoryFree):
     """Every object equally likely."""
 
     def scene_log_density(self, scene, subject=None):
+        """Log-density ``(n_objects,)`` of a fixation in ``scene``, whatever came before."""
         return np.full(scene.n_objects, -np.log(scene.n_objects))
 
 
@@ -91,6 +94,7 @@ class CentreBiasDensity(_HistoryFree):
         self.sigma = sigma
 
     def fit(self, train: ScanpathSet) -> CentreBiasDensity:
+        """Fit on the training scanpaths ``train``; returns ``self``."""
         if self.centre_map is not None:
             self.map_ = np.asarray(self.centre_map, float)
             if self.map_.ndim != 2 or (self.map_ < 0).any() or not self.map_.sum() > 0:
@@ -107,9 +111,11 @@ class CentreBiasDensity(_HistoryFree):
         return self
 
     def scene_log_density(self, scene, subject=None):
+        """Log-density ``(n_objects,)`` of a fixation in ``scene``, whatever came before."""
         rows, cols = self.map_.shape
         if scene.grid_shape != (rows, cols):
-            raise ValueError(f"trial {scene.trial!r}: grid {scene.grid_shape} differs from the centre map's {(rows, cols)}")
+            raise ValueError(f"trial {scene.trial!r}: grid {scene.grid_shape} differs from the centre map's "
+                             f"{(rows, cols)}")
         return _normalised_log(self.map_[scene.grid_pos[:, 0], scene.grid_pos[:, 1]])
 
 
@@ -147,6 +153,7 @@ class SaccadeMarkov(ScanpathDensityModel):
         self.with_centre = with_centre
 
     def fit(self, train: ScanpathSet) -> SaccadeMarkov:
+        """Fit on the training scanpaths ``train``; returns ``self``."""
         self.shape_ = _grid_shape(train)
         self.vectors_ = saccade_histogram(train, self.shape_, self.sigma)
         self.centre_ = CentreBiasDensity().fit(train) if self.with_centre else None
@@ -164,9 +171,11 @@ class SaccadeMarkov(ScanpathDensityModel):
         return logp - logsumexp(logp, 1, keepdims=True)
 
     def conditional_log_density(self, scene, history, subject=None):
+        """Log-density ``(n_objects,)`` of the next object after the fixated objects ``history``."""
         return self._transitions(scene, np.asarray(history)[-1:])[0]
 
     def log_density_sequences(self, scene, sequences, subjects=None):
+        """Next-object log-densities ``(len(seq) - 1, n_objects)`` along each scanpath."""
         current = [np.asarray(seq[:-1], int) for seq in sequences]
         starts, index = np.unique(np.concatenate(current), return_inverse=True)  # each start object's row once
         table = self._transitions(scene, starts)
@@ -178,6 +187,7 @@ class StatisticsWalker(ScanpathDensityModel):
     """Space-blind walker matching the training rate of returns to earlier-fixated objects."""
 
     def fit(self, train: ScanpathSet) -> StatisticsWalker:
+        """Fit on the training scanpaths ``train``; returns ``self``."""
         returns = chances = 0
         for _, _, seq in _scored(train):
             for i in range(2, len(seq)):
@@ -189,6 +199,7 @@ class StatisticsWalker(ScanpathDensityModel):
         return self
 
     def conditional_log_density(self, scene, history, subject=None):
+        """Log-density ``(n_objects,)`` of the next object after the fixated objects ``history``."""
         history = np.asarray(history, int)
         current = int(history[-1])
         earlier = np.zeros(scene.n_objects, bool)
@@ -216,7 +227,8 @@ class GoldStandard(_HistoryFree):
         Candidate weights of the uniform map mixed in.
     """
 
-    def __init__(self, sigmas: Sequence[float] = (0.5, 1.0, 1.5, 2.0, 3.0), floors: Sequence[float] = (0.01, 0.05, 0.2)):
+    def __init__(self, sigmas: Sequence[float] = (0.5, 1.0, 1.5, 2.0, 3.0),
+                 floors: Sequence[float] = (0.01, 0.05, 0.2)):
         self.sigmas = sigmas
         self.floors = floors
 
@@ -248,6 +260,7 @@ class GoldStandard(_HistoryFree):
         return np.log((1 - floor) * smooth / smooth.sum() + floor * uniform)
 
     def scene_log_density(self, scene, subject=None):
+        """Log-density ``(n_objects,)`` of a fixation in ``scene``, whatever came before."""
         if scene.grid_shape != self.shape_:
             raise ValueError(f"trial {scene.trial!r}: grid {scene.grid_shape} differs from the fitted {self.shape_}")
         per_subject = self.counts_.get(scene.image_id, {})

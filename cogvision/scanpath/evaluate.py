@@ -24,8 +24,8 @@ MM_DIMS = ("mm_vector", "mm_direction", "mm_length", "mm_position")
 METRICS = ("delta", "sequence_score", "edit_distance") + MM_DIMS
 
 
-def _pair_scores(data: ScanpathSet, predicted: dict[str, list[np.ndarray]], human: dict[str, list[tuple[str, np.ndarray]]],
-                 exclude_same_subject: bool) -> dict[str, float]:
+def _pair_scores(data: ScanpathSet, predicted: dict[str, list[np.ndarray]],
+                 human: dict[str, list[tuple[str, np.ndarray]]], exclude_same_subject: bool) -> dict[str, float]:
     per_trial = []
     for trial, preds in predicted.items():
         humans = human.get(trial, [])

@@ -12,8 +12,8 @@ The protocol (``docs/scanpath.md`` has the commands and the numbers):
    (leave-one-subject-out density of the other subjects) is fitted on the test scanpaths themselves.
 4. Every model follows every test scanpath (:func:`~cogvision.scanpath.density.score_hsp`).
 5. Behaviour beside the likelihoods: OAT's sampled scanpaths (stopping when it points at the target token),
-   prepared as the humans' are, against the humans' -- target found within k fixations, the behavioural delta, MultiMatch and Sequence
-   Score (:func:`~cogvision.scanpath.evaluate.evaluate_predictions`).
+   prepared as the humans' are, against the humans' -- target found within k fixations, the behavioural delta,
+   MultiMatch and Sequence Score (:func:`~cogvision.scanpath.evaluate.evaluate_predictions`).
 
 Summaries (:func:`summarise_hsp`) average OAT's per-image scores over seeds before bootstrapping over images;
 :func:`paired_differences` gives intervals of OAT minus each baseline, image by image.
@@ -32,7 +32,11 @@ from cogvision.reporting import progress as progress_bar
 from cogvision.scanpath.containers import ScanpathSet, predicted_sequences, prediction_frame
 from cogvision.scanpath.density import ScanpathDensityModel, hsp_sequences, prepare_sequence, prepared, score_hsp
 from cogvision.scanpath.density_baselines import (
-    CentreBiasDensity, GoldStandard, SaccadeMarkov, StatisticsWalker, UniformDensity,
+    CentreBiasDensity,
+    GoldStandard,
+    SaccadeMarkov,
+    StatisticsWalker,
+    UniformDensity,
 )
 from cogvision.scanpath.evaluate import evaluate_predictions
 from cogvision.scanpath.metrics.hsp import HSP_METRICS, aggregate_hsp

@@ -30,6 +30,22 @@ def grid_boxes(width: float, height: float, rows: int, cols: int) -> tuple[np.nd
     return boxes, np.stack([r, c], 1)
 
 
+def box_iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """Intersection over union of one box ``(4,)`` with each of ``boxes`` ``(n, 4)`` (``x0, y0, x1, y1``).
+
+    Examples
+    --------
+    >>> box_iou(np.array([0, 0, 2, 2]), np.array([[1, 0, 3, 2], [5, 5, 6, 6]])).tolist()
+    [0.3333333333333333, 0.0]
+    """
+    ix = np.clip(np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0]), 0, None)
+    iy = np.clip(np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1]), 0, None)
+    inter = ix * iy
+    area_box = (box[2] - box[0]) * (box[3] - box[1])
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    return inter / (area_box + areas - inter)
+
+
 def objects_by_grid(x: np.ndarray, y: np.ndarray, width: float, height: float, rows: int, cols: int) -> np.ndarray:
     """Row-major cell index ``floor(y / (H / rows)) * cols + floor(x / (W / cols))``, clipped to the grid."""
     row = np.clip(np.floor(np.asarray(y, float) / (height / rows)), 0, rows - 1).astype(int)

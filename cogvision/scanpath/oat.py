@@ -27,7 +27,7 @@ from sklearn.base import BaseEstimator
 from cogvision._docs import fill_doc
 from cogvision.device import resolve_device
 from cogvision.io import read_checkpoint
-from cogvision.scanpath.containers import Scene, ScanpathSet, prediction_frame
+from cogvision.scanpath.containers import ScanpathSet, Scene, prediction_frame
 from cogvision.scanpath.density import ScanpathDensityModel
 from cogvision.scanpath.density_baselines import saccade_histogram
 from cogvision.scanpath.metrics.behaviour import behaviour_delta, behaviour_summary
@@ -105,7 +105,8 @@ class OAT(BaseEstimator, ScanpathDensityModel):
 
     def __init__(self, d_model: int = 512, n_heads: int = 4, n_layers: int = 4, ffn: int = 512, dropout: float = 0.1,
                  pointer_heads: int = 2, position: str = "learned", sigma: float = 2.0, pe_iterations: int = 10_000,
-                 appearance: str = "auto", relative_bias: bool = False, epochs: int = 500, batch_size: int = 20, lr: float = 1e-4,
+                 appearance: str = "auto", relative_bias: bool = False, epochs: int = 500, batch_size: int = 20,
+                 lr: float = 1e-4,
                  weight_decay: float = 0.0, grad_clip: float | None = 1.0, patience: int | None = 30,
                  scenes_per_batch: int | None = None, max_len: int | None = None, val_samples: int = 10,
                  warmup_epochs: int = 0, early_stopping: str = "delta", device: str = "auto", seed: int = 1234,
@@ -147,7 +148,8 @@ class OAT(BaseEstimator, ScanpathDensityModel):
     def _scene_items(self, scenes: Sequence[Scene]) -> list[SceneInputs]:
         for s in scenes:
             if max(s.grid_shape) > self.config_.n_positions:
-                raise ValueError(f"trial {s.trial!r}: grid {s.grid_shape} is larger than the {self.config_.n_positions} "
+                raise ValueError(f"trial {s.trial!r}: grid {s.grid_shape} is larger than the "
+                                 f"{self.config_.n_positions} "
                                  "positions this model was trained with")
             if self.config_.appearance == "features" and s.features is not None \
                     and np.shape(s.features)[1] != self.config_.feature_dim:
@@ -229,7 +231,8 @@ class OAT(BaseEstimator, ScanpathDensityModel):
         histories = []
         if warmup > 0:
             first = fit(self.network_, items, _oat_loss, epochs=warmup, seed=self.seed, resume=resume,
-                        checkpoint_dir=Path(checkpoint_dir) / "warmup" if checkpoint_dir is not None else None, **common)
+                        checkpoint_dir=Path(checkpoint_dir) / "warmup" if checkpoint_dir is not None else None,
+                        **common)
             histories.append(first.history)
         result = fit(self.network_, items, _oat_loss, epochs=self.epochs - warmup, val_metric=metric, mode="min",
                      patience=self.patience if metric is not None else None, seed=self.seed + warmup, resume=resume,

@@ -60,6 +60,7 @@ class CropCNN(nn.Module):
         self.head = nn.Linear(n, out_dim)
 
     def forward(self, crops: torch.Tensor) -> torch.Tensor:
+        """Appearance ``(B, out_dim)`` of crops ``(B, 3, 150, 93)``."""
         return self.head(self.features(crops).flatten(1))
 
 
@@ -97,7 +98,8 @@ class _DecoderLayer(nn.Module):
                 scores = scores.masked_fill(~mask, float("-inf"))
             out = torch.softmax(scores, -1) @ v
         else:
-            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=attn.dropout if self.training else 0.0)
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask,
+                                                 dropout_p=attn.dropout if self.training else 0.0)
         b, h, t, dh = out.shape
         return attn.out_proj(out.transpose(1, 2).reshape(b, t, h * dh))
 
@@ -292,7 +294,8 @@ class OATNetwork(nn.Module):
         return logits.masked_fill(blocked, float("-inf"))
 
     def pointer_query(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """The pointer head folded into one query per decoder state: ``g = h @ A + a``, ``A`` ``(d, d)``, ``a`` ``(d,)``.
+        """The pointer head folded into one query per decoder state: ``g = h @ A + a``, ``A`` ``(d, d)``,
+        ``a`` ``(d,)``.
 
         With pointer keys ``U_j m_s + u_j`` (``ptr_enc[j]``) of encoder states ``m_s``, queries ``W_j h + w_j``
         (``ptr_dec[j]``) of a decoder state ``h`` and head weights ``c_j`` (``combine``, with ``1 / sqrt(d)``),

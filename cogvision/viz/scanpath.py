@@ -137,7 +137,8 @@ def plot_hsp_maps(model, data, image: np.ndarray | None = None, subject: str | N
     model
         A fitted :class:`~cogvision.scanpath.density.ScanpathDensityModel` on grid scenes.
     data
-        A prepared :class:`~cogvision.scanpath.ScanpathSet` with one trial (:func:`~cogvision.scanpath.density.prepared`).
+        A prepared :class:`~cogvision.scanpath.ScanpathSet` with one trial
+        (:func:`~cogvision.scanpath.density.prepared`).
     image
         The stimulus ``(H, W)`` or ``(H, W, 3)``.
     subject

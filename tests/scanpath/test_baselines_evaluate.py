@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from cogvision.scanpath import CentreNearest, RandomOrder, SaliencyIOR, evaluate_predictions, human_consistency
-from cogvision.scanpath.containers import prediction_frame, predicted_sequences
+from cogvision.scanpath.containers import predicted_sequences, prediction_frame
 from data_loaders.synthetic_scanpaths import make_synthetic_scanpaths
 
 
@@ -66,6 +66,7 @@ def test_human_consistency_and_errors(data):
     h = human_consistency(data)
     assert 0 < h["sequence_score"] < 1 and np.isfinite(h["delta"])
     with pytest.raises(ValueError, match="no human scanpaths"):
-        evaluate_predictions(prediction_frame([data.scenes[data.trials[0]]], [np.array([0])], 1).assign(trial="nope"), data)
+        pred = prediction_frame([data.scenes[data.trials[0]]], [np.array([0])], 1).assign(trial="nope")
+        evaluate_predictions(pred, data)
     with pytest.raises(ValueError, match="not fitted"):
         RandomOrder().predict(data)

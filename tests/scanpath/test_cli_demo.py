@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 import cogvision.cli  # noqa: F401 - registers the one error handler on the scanpath commands
 from cogvision.commands.scanpath import app
 
-TINY = ["--d-model", "16", "--n-layers", "1", "--epochs", "2", "--warmup", "1", "--batch-size", "16", "--pe-iterations", "300",
+TINY = ["--d-model", "16", "--n-layers", "1", "--epochs", "2", "--warmup", "1", "--batch-size", "16",
+        "--pe-iterations", "300",
         "--device", "cpu"]
 
 
@@ -59,7 +60,8 @@ def test_demo_runs_on_synthetic_data(tmp_path, monkeypatch):
 
     out = demo.run(tmp_path / "demo", shared=None, device="cpu")
     assert set(out) == {"title", "markdown", "numbers", "command"}
-    assert (tmp_path / "demo" / "scanpath_example.png").exists() and (tmp_path / "demo" / "scanpath_metrics.png").exists()
+    assert (tmp_path / "demo" / "scanpath_example.png").exists()
+    assert (tmp_path / "demo" / "scanpath_metrics.png").exists()
     assert "scanpath_example.png" in out["markdown"] and "| oat | sampled |" in out["markdown"]
     assert all(isinstance(v, float) for v in out["numbers"].values())
     assert np.isfinite(out["numbers"]["oat_sampled_sequence_score"])

@@ -30,7 +30,8 @@ def test_box_mapping_inside_overlap_nearest_and_background():
 
 
 def test_grid_and_mask_mapping():
-    np.testing.assert_array_equal(objects_by_grid([0, 299.9, 150, 300], [0, 199.9, 100, 250], 300, 200, 2, 3), [0, 5, 4, 5])
+    np.testing.assert_array_equal(objects_by_grid([0, 299.9, 150, 300], [0, 199.9, 100, 250], 300, 200, 2, 3),
+                                  [0, 5, 4, 5])
     mask = -np.ones((10, 10), int)
     mask[2:4, 2:4] = 7
     mask[7:9, 7:9] = 3
@@ -166,7 +167,8 @@ def test_osie_loader(shared):
 def test_fixation_table_reads_bids_like_events(shared, tmp_path):
     from data_loaders.fixation_table import grid_scanpath_set, read_fixation_table
 
-    events = shared / "data" / "eyetracking" / "multimatch_testdata" / "remodnav_samples" / "sub-01_task-movie_run-1_events.tsv"
+    events = (shared / "data" / "eyetracking" / "multimatch_testdata" / "remodnav_samples"
+              / "sub-01_task-movie_run-1_events.tsv")
     table = read_fixation_table(events, {"x": "start_x", "y": "start_y"}, where={"label": "FIXA"}, duration_unit="s",
                                 subject="01")
     raw = pd.read_csv(events, sep="\t")

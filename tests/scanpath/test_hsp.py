@@ -17,14 +17,23 @@ from cogvision.cli import app
 from cogvision.scanpath import ScanpathSet
 from cogvision.scanpath.density import hsp_sequences, prepare_sequence, prepared, score_hsp
 from cogvision.scanpath.density_baselines import (
-    CentreBiasDensity, GoldStandard, SaccadeMarkov, StatisticsWalker, UniformDensity,
+    CentreBiasDensity,
+    GoldStandard,
+    SaccadeMarkov,
+    StatisticsWalker,
+    UniformDensity,
 )
 from cogvision.scanpath.hsp_evaluation import found_within, paired_differences, summarise_hsp
+from cogvision.scanpath.mapping import objects_by_grid
 from cogvision.scanpath.metrics.hsp import (
-    aggregate_hsp, collapse_repeats, cut_at_target, grid_cells, hsp_scores, target_cells,
+    aggregate_hsp,
+    collapse_repeats,
+    cut_at_target,
+    grid_cells,
+    hsp_scores,
+    target_cells,
 )
 from cogvision.scanpath.metrics.saliency import nss as plain_nss
-from cogvision.scanpath.mapping import objects_by_grid
 from data_loaders.fixation_table import grid_scene
 from data_loaders.interiors import load_interiors
 from data_loaders.shared import shared_dir
@@ -206,7 +215,8 @@ def test_real_interiors_and_its_centre_bias_row():
 def test_evaluate_interiors_command(tmp_path):
     root = _tiny_folder(tmp_path / "data", n_images=4, subjects=3)
     out = tmp_path / "out"
-    args = ["scanpath", "evaluate", "interiors", "--train", str(root), "--out", str(out), "--seeds", "0", "--folds", "2",
+    args = ["scanpath", "evaluate", "interiors", "--train", str(root), "--out", str(out), "--seeds", "0",
+            "--folds", "2",
             "--epochs", "1", "--d-model", "16", "--n-layers", "1", "--samples", "2", "--pe-iterations", "50",
             "--feature-model", "cogvision.models.builtin:tiny_cnn", "--feature-layers", "features.1,features.2",
             "--figures", "1", "--device", "cpu", "--feature-cache", str(tmp_path / "cache")]

@@ -19,7 +19,9 @@ GOLDEN_PLAIN = [0.99082, 0.69902, 0.98927, 0.94767, 0.65563]
 
 
 def _reference(a, b, screen, **kw):
-    rec = lambda p: np.rec.fromarrays(np.asarray(p, float).T, names="start_x,start_y,duration")
+    def rec(p):
+        return np.rec.fromarrays(np.asarray(p, float).T, names="start_x,start_y,duration")
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return np.asarray(mmg.docomparison(rec(a), rec(b), list(screen), **kw), float)
@@ -27,7 +29,9 @@ def _reference(a, b, screen, **kw):
 
 def _studyforrest(shared):
     root = shared / "data" / "eyetracking" / "multimatch_testdata"
-    read = lambda name: pd.read_csv(root / name, sep="\t")[["start_x", "start_y", "duration"]].to_numpy(float)
+    def read(name):
+        return pd.read_csv(root / name, sep="\t")[["start_x", "start_y", "duration"]].to_numpy(float)
+
     return read("segment_10_sub-19.tsv"), read("segment_10_sub-01.tsv")
 
 

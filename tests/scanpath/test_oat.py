@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
-
-from cogvision.scanpath import OAT, RandomOrder, evaluate_predictions
-import dataclasses
-
 from sklearn.base import clone
 
+from cogvision.scanpath import OAT, RandomOrder, evaluate_predictions
 from cogvision.scanpath.oat_batch import EOS, collate, scene_inputs
 from cogvision.scanpath.oat_network import OATConfig, OATNetwork
 from cogvision.scanpath.positional import cosine_similarity, gaussian_table, sinusoidal_table
@@ -210,11 +209,12 @@ def test_crop_cnn_when_scenes_have_images():
 def test_errors(data):
     with pytest.raises(ValueError, match="not fitted"):
         OAT().predict(data)
-    from data_loaders.fixation_table import grid_scanpath_set
     import pandas as pd
 
-    free = grid_scanpath_set(pd.DataFrame({"subject": "1", "trial": "img", "fixation": [0, 1], "x": [1.0, 50], "y": [1.0, 50]}),
-                             100, 100, (2, 2))
+    from data_loaders.fixation_table import grid_scanpath_set
+
+    table = pd.DataFrame({"subject": "1", "trial": "img", "fixation": [0, 1], "x": [1.0, 50], "y": [1.0, 50]})
+    free = grid_scanpath_set(table, 100, 100, (2, 2))
     with pytest.raises(ValueError, match="trial 'img' has no search target"):
         OAT(**SMALL, epochs=1).fit(free)
 
@@ -253,6 +253,7 @@ def test_greedy_fixates_the_obvious_target():
             rows.append({"subject": str(subject), "trial": trial, "fixation": 0, "x": scene.centres[scene.target, 0],
                          "y": scene.centres[scene.target, 1], "object": scene.target})
     import pandas as pd
+
     from cogvision.scanpath import ScanpathSet
 
     direct = ScanpathSet(pd.DataFrame(rows), data.scenes, "direct")

@@ -9,8 +9,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cogvision.scanpath.metrics import (
-    behaviour_delta, behaviour_summary, edit_distance, nss, scanmatch, scanmatch_bins, scanpath_statistics,
-    sequence_score, sim,
+    behaviour_delta,
+    behaviour_summary,
+    edit_distance,
+    nss,
+    scanmatch,
+    scanmatch_bins,
+    scanpath_statistics,
+    sequence_score,
+    sim,
 )
 
 seqs = st.lists(st.integers(0, 5), min_size=0, max_size=12)
@@ -79,7 +86,8 @@ def test_scanmatch_known_case_bounds_and_bins():
     assert np.all((out >= 0) & (out <= 1))
     xy = np.array([[10.0, 10], [1000, 700]])
     np.testing.assert_array_equal(scanmatch_bins(xy, None, (1024, 768)), [0, 7 * 12 + 11])
-    np.testing.assert_array_equal(scanmatch_bins(xy, np.array([100.0, 260]), (1024, 768), temporal_bin=50), [0, 0] + [95] * 5)
+    np.testing.assert_array_equal(scanmatch_bins(xy, np.array([100.0, 260]), (1024, 768), temporal_bin=50),
+                                  [0, 0] + [95] * 5)
 
 
 def test_behaviour_statistics_toy_case():

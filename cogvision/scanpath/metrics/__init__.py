@@ -2,7 +2,11 @@
 OAT's behavioural statistics and delta, SIM and NSS."""
 
 from cogvision.scanpath.metrics.behaviour import (
-    STATISTICS, behaviour_delta, behaviour_summary, behaviour_table, scanpath_statistics,
+    STATISTICS,
+    behaviour_delta,
+    behaviour_summary,
+    behaviour_table,
+    scanpath_statistics,
 )
 from cogvision.scanpath.metrics.multimatch import DIMENSIONS, multimatch, multimatch_many, saccades
 from cogvision.scanpath.metrics.saliency import nss, sim

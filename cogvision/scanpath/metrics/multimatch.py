@@ -60,14 +60,16 @@ def _angle_deg(ax, ay, bx, by) -> float:
 
 def _keep(out: _Saccades, s: _Saccades, i: int) -> None:
     """Copy saccade ``i`` of ``s`` into ``out`` unchanged."""
-    out.x.append(s.x[i]); out.y.append(s.y[i]); out.dx.append(s.dx[i]); out.dy.append(s.dy[i])
-    out.dur.append(s.dur[i])
+    for name in ("x", "y", "dx", "dy", "dur"):
+        getattr(out, name).append(getattr(s, name)[i])
 
 
 def _join(out: _Saccades, s: _Saccades, i: int) -> None:
     """Append saccades ``i`` and ``i + 1`` of ``s`` to ``out`` as one (vectors added)."""
-    out.x.append(s.x[i]); out.y.append(s.y[i])
-    out.dx.append(s.dx[i] + s.dx[i + 1]); out.dy.append(s.dy[i] + s.dy[i + 1])
+    out.x.append(s.x[i])
+    out.y.append(s.y[i])
+    out.dx.append(s.dx[i] + s.dx[i + 1])
+    out.dy.append(s.dy[i] + s.dy[i + 1])
     out.dur.append(s.dur[i])
 
 
@@ -235,8 +237,10 @@ def multimatch_many(scanpaths: Sequence[np.ndarray], screen_size: tuple[float, f
         a, b = s1[:, :, None, :], s2[:, None, :, :]
         vector = np.hypot(a[..., 2] - b[..., 2], a[..., 3] - b[..., 3])
         mask = _alignment_mask(np.nan_to_num(vector, nan=0.0), n1, n2)
-        th1 = np.arctan2(a[..., 3], a[..., 2]); th1 = np.where(th1 < 0, 2 * np.pi + th1, th1)
-        th2 = np.arctan2(b[..., 3], b[..., 2]); th2 = np.where(th2 < 0, 2 * np.pi + th2, th2)
+        th1 = np.arctan2(a[..., 3], a[..., 2])
+        th1 = np.where(th1 < 0, 2 * np.pi + th1, th1)
+        th2 = np.arctan2(b[..., 3], b[..., 2])
+        th2 = np.where(th2 < 0, 2 * np.pi + th2, th2)
         angle = np.abs(th1 - th2)
         angle = np.where(angle > np.pi, 2 * np.pi - angle, angle)
         length = np.abs(np.hypot(a[..., 2], a[..., 3]) - np.hypot(b[..., 2], b[..., 3]))
