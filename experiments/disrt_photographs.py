@@ -32,9 +32,12 @@ import torch
 from cogvision.gestalt import PIXELS, DisrtProtocol, run_disrt, summary
 from cogvision.gestalt.report import markdown_table, matching_table
 from cogvision.gestalt.scoring import degenerate_cells
-from cogvision.stats import bootstrap_interval
+from cogvision.io import atomic_write
 from cogvision.models import load_model
+from cogvision.stats import bootstrap_interval
 from cogvision.training import seed_everything
+from data_loaders.images import builtin_images, read_image, square_resize
+from data_loaders.shared import shared_dir
 
 LAYERS = ["features.4", "features.9", "features.14", "features.18"]
 WEIGHTS = "models/mobilenet_v2_imagenet/mobilenet_v2-b0353104.pth"
@@ -42,8 +45,6 @@ WEIGHTS = "models/mobilenet_v2_imagenet/mobilenet_v2-b0353104.pth"
 
 def photographs(shared: Path, n_interiors: int, size: int = 256) -> tuple[torch.Tensor, list[str]]:
     """The built-in photographs plus real photographs from the shared folder, (B, 3, size, size)."""
-    from data_loaders.images import builtin_images, read_image, square_resize
-
     images, names = builtin_images(size=size)
     data = shared / "data"
     paths = sorted((data / "eyetracking/osie/stimuli_sample").glob("*.jpg"))
@@ -87,6 +88,46 @@ def fmt(row: dict, measure: str) -> str:
     return f"{row[measure]:.2f} [{row[f'{measure}_low']:.2f}, {row[f'{measure}_high']:.2f}]"
 
 
+def results_table(rows: dict[str, list[dict]]) -> str:
+    """Accuracy and graded index per network and layer, below the two null rows and the pixel observer."""
+    lines = ["| network | layer | accuracy [95% CI] | graded index [95% CI] |", "|---|---|---|---|",
+             "| null: structure-blind observer | | 0.00 | 0.00 |", "| null: pixel observer (matched) | | 0.50 | 0.50 |"]
+    pixel = rows["ImageNet"][0]
+    lines.append(f"| pixel observer (measured) | {PIXELS} | {fmt(pixel, 'accuracy')} | {fmt(pixel, 'index')} |")
+    for label, network_rows in rows.items():
+        for r in network_rows:
+            if r["layer"] != PIXELS:
+                lines.append(f"| {label} | {r['layer']} | {fmt(r, 'accuracy')} | {fmt(r, 'index')} |")
+    return "\n".join(lines)
+
+
+def differences_table(differences: dict[str, dict]) -> str:
+    """Trained minus untrained per layer, paired over images."""
+    lines = ["| layer | accuracy: trained - untrained [95% CI] | index: trained - untrained [95% CI] |", "|---|---|---|"]
+    for layer, d in differences.items():
+        lines.append(f"| {layer} | {d['accuracy']['difference']:+.2f} [{d['accuracy']['low']:+.2f}, "
+                     f"{d['accuracy']['high']:+.2f}] | {d['index']['difference']:+.3f} "
+                     f"[{d['index']['low']:+.3f}, {d['index']['high']:+.3f}] |")
+    return "\n".join(lines)
+
+
+def compare_shift(nets: dict, images: torch.Tensor, names: list[str], n_boot: int) -> tuple[dict, list[str]]:
+    """The old half-image shift nuisance on 2x2 and 4x4 shuffles (one trial): record and report parts."""
+    shift = DisrtProtocol(distortions=("shuffle",), grids=(2, 4), nuisance="shift", trials=1, n_boot=n_boot)
+    record, parts = {}, []
+    for label in ("ImageNet", "untrained"):
+        net, layers = nets[label]
+        ds = run_disrt(net, images, shift, layers=layers, image_names=names, progress=True)
+        s = summary(ds)
+        record[label] = {"per_layer_all_cells": {str(layer): float(ds["accuracy"].sel(layer=layer, k=1.0).mean())
+                                                 for layer in ds["layer"].values},
+                         "nuisance_matched_fraction": s["nuisance_matched_fraction"], "matching": s["matching"],
+                         "excluded_cells": s["excluded_cells"]}
+        parts += [f"## {label}, half-image shift nuisance (shuffle 2x2, 4x4; one trial)", markdown_table(ds),
+                  matching_table(s)]
+    return record, parts
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True)
@@ -96,8 +137,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n-boot", type=int, default=2000)
     parser.add_argument("--compare-shift", action="store_true")
     args = parser.parse_args(argv)
-    from data_loaders.shared import shared_dir
-
     shared = shared_dir()
     if shared is None or not (shared / WEIGHTS).is_file():
         print("skipped: no ../shared folder with the MobileNetV2 weights (set COGVISION_SHARED)")
@@ -109,17 +148,14 @@ def main(argv: list[str] | None = None) -> int:
     seed_everything(0)
     nets = {"ImageNet": (load_model("torchvision:mobilenet_v2", weights=shared / WEIGHTS, device="cpu"), LAYERS),
             "untrained": (load_model("torchvision:mobilenet_v2", device="cpu"), LAYERS),
-            "permutation-invariant control": (load_model("cogvision.models.builtin:permutation_invariant",
-                                                         device="cpu"), ["relu"])}
+            "permutation-invariant control": (load_model("builtin:permutation_invariant", device="cpu"), ["relu"])}
     results, rows, timing = {}, {}, {}
     for label, (net, layers) in nets.items():
         start = time.perf_counter()
-        ds = run_disrt(net, images, protocol, layers=layers, image_names=names, progress=True)
+        results[label] = run_disrt(net, images, protocol, layers=layers, image_names=names, progress=True)
         timing[label] = time.perf_counter() - start
-        results[label] = ds
-        rows[label] = per_layer_rows(ds, label, args.n_boot)
-    by_layer = {r["layer"]: r for r in rows["ImageNet"]}
-    untrained = {r["layer"]: r for r in rows["untrained"]}
+        rows[label] = per_layer_rows(results[label], label, args.n_boot)
+    by_layer, untrained = ({r["layer"]: r for r in rows[k]} for k in ("ImageNet", "untrained"))
     differences = {layer: paired_difference(by_layer[layer], untrained[layer], args.n_boot) for layer in LAYERS}
     info = {label: summary(ds) for label, ds in results.items()}
     record = {"command": "python " + " ".join(sys.argv), "images": names, "n_images": len(names),
@@ -127,47 +163,17 @@ def main(argv: list[str] | None = None) -> int:
               "per_layer": {k: [{key: v for key, v in r.items() if not key.startswith("per_image")} for r in rs]
                             for k, rs in rows.items()},
               "trained_minus_untrained": differences, "seconds": timing}
-
-    lines = ["| network | layer | accuracy [95% CI] | graded index [95% CI] |", "|---|---|---|---|",
-             "| null: structure-blind observer | | 0.00 | 0.00 |", "| null: pixel observer (matched) | | 0.50 | 0.50 |"]
-    pixel = rows["ImageNet"][0]
-    lines.append(f"| pixel observer (measured) | {PIXELS} | {fmt(pixel, 'accuracy')} | {fmt(pixel, 'index')} |")
-    for label in nets:
-        for r in rows[label]:
-            if r["layer"] != PIXELS:
-                lines.append(f"| {label} | {r['layer']} | {fmt(r, 'accuracy')} | {fmt(r, 'index')} |")
-    diff_lines = ["| layer | accuracy: trained - untrained [95% CI] | index: trained - untrained [95% CI] |",
-                  "|---|---|---|"]
-    for layer, d in differences.items():
-        diff_lines.append(f"| {layer} | {d['accuracy']['difference']:+.2f} [{d['accuracy']['low']:+.2f}, "
-                          f"{d['accuracy']['high']:+.2f}] | {d['index']['difference']:+.3f} "
-                          f"[{d['index']['low']:+.3f}, {d['index']['high']:+.3f}] |")
-    parts = [f"# DiSRT on {len(names)} photographs", f"```\n{record['command']}\n```",
-             "\n".join(lines), "Paired over images:", "\n".join(diff_lines),
-             "Nuisance matching (ImageNet run):", matching_table(info["ImageNet"])]
+    parts = [f"# DiSRT on {len(names)} photographs", f"```\n{record['command']}\n```", results_table(rows),
+             "Paired over images:", differences_table(differences), "Nuisance matching (ImageNet run):",
+             matching_table(info["ImageNet"])]
     for label, ds in results.items():
         parts += [f"## {label}: accuracy per cell", markdown_table(ds), f"## {label}: graded index per cell",
                   markdown_table(ds, measure="index")]
-
     if args.compare_shift:
-        shift = DisrtProtocol(distortions=("shuffle",), grids=(2, 4), nuisance="shift", trials=1, n_boot=args.n_boot)
-        record["shift_nuisance"] = {}
-        for label in ("ImageNet", "untrained"):
-            net, layers = nets[label]
-            ds = run_disrt(net, images, shift, layers=layers, image_names=names, progress=True)
-            s = summary(ds)
-            record["shift_nuisance"][label] = {
-                "per_layer_all_cells": {str(layer): float(ds["accuracy"].sel(layer=layer, k=1.0).mean())
-                                        for layer in ds["layer"].values},
-                "nuisance_matched_fraction": s["nuisance_matched_fraction"], "matching": s["matching"],
-                "excluded_cells": s["excluded_cells"]}
-            parts += [f"## {label}, half-image shift nuisance (shuffle 2x2, 4x4; one trial)", markdown_table(ds),
-                      matching_table(s)]
-    args.out.mkdir(parents=True, exist_ok=True)
-    tmp = args.out / ".summary.json.tmp"
-    tmp.write_text(json.dumps(record, indent=2))
-    tmp.replace(args.out / "summary.json")
-    (args.out / "report.md").write_text("\n\n".join(parts) + "\n")
+        record["shift_nuisance"], shift_parts = compare_shift(nets, images, names, args.n_boot)
+        parts += shift_parts
+    atomic_write(args.out / "summary.json", json.dumps(record, indent=2))
+    atomic_write(args.out / "report.md", "\n\n".join(parts) + "\n")
     print("\n\n".join(parts[:5]))
     return 0
 

@@ -23,7 +23,7 @@ from cogvision.commands._options import (
 )
 from cogvision.config import read_mapping, validate_config
 from cogvision.gestalt.distortions import DISTORTIONS
-from cogvision.gestalt.settings import DisrtProtocol, Distortion, Nuisance, Pooling, Similarity, TokenMode
+from cogvision.gestalt.settings import DisrtProtocol, Nuisance, Pooling, Similarity, TokenMode
 from cogvision.jobs.disrt import run_disrt_job
 
 console = Console()

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 
-import torch
 from torch import nn
 
 from cogvision.models import apply_state_dict, read_state_dict

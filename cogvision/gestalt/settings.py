@@ -3,27 +3,28 @@
 :class:`DisrtProtocol` is a :class:`cogvision.config.Config` (pydantic): unknown keys, values of the wrong type
 and choices outside the registries are one ``ValueError`` naming the key and the allowed values, whether the
 settings come from Python, from ``cogvision disrt`` flags or from a ``--config`` file
-(:func:`cogvision.config.read_config`). The choice enums are built from the registries
+(:func:`cogvision.config.read_config`, :func:`cogvision.config.validate_config`; built directly in Python,
+the error is pydantic's ``ValidationError``, also a ``ValueError``). The choice enums are built from the registries
 (:data:`~cogvision.gestalt.distortions.DISTORTIONS`, :data:`~cogvision.gestalt.nuisance.NUISANCES`,
 :data:`~cogvision.gestalt.readout.POOLINGS`, ...), so a new entry there is a new choice everywhere.
 
 >>> DisrtProtocol(grids=(2, 4)).grids
 (2, 4)
->>> DisrtProtocol(pooling="max")
+>>> validate_config(DisrtProtocol, {"pooling": "max"}, "disrt.yaml")
 Traceback (most recent call last):
 ...
-ValueError: DiSRT protocol: pooling: expected 'cls', 'mean' or 'flat', got 'max'
+ValueError: disrt.yaml: pooling: expected 'cls', 'mean' or 'flat', got 'max'
 """
 
 from __future__ import annotations
 
 import json
 from enum import Enum
-from typing import Any, Optional
+from typing import Optional
 
 import pydantic
 
-from cogvision.config import Config, format_validation_error
+from cogvision.config import Config
 from cogvision.gestalt.distortions import DISTORTIONS
 from cogvision.gestalt.nuisance import NUISANCES
 from cogvision.gestalt.readout import POOLINGS, SIMILARITIES
@@ -92,12 +93,6 @@ class DisrtProtocol(Config):
     trials: int = pydantic.Field(3, ge=1)
     n_boot: int = pydantic.Field(1000, ge=1)
     human: Optional[float] = pydantic.Field(None, ge=0, le=1)
-
-    def __init__(self, **settings: Any) -> None:
-        try:
-            super().__init__(**settings)
-        except pydantic.ValidationError as err:
-            raise ValueError(format_validation_error(err, "DiSRT protocol")) from None
 
     @pydantic.field_validator("distortions")
     @classmethod
