@@ -11,7 +11,6 @@ import shlex
 from pathlib import Path
 from typing import Optional
 
-import click
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -66,18 +65,19 @@ def _flag_values(distortion: str, grid: str, pool: Pooling, similarity: Similari
             "token_mode": token_mode.value, "seed": seed, "trials": trials, "n_boot": n_boot, "human": human}
 
 
-def build_protocol(ctx: click.Context, config: Optional[Path], flags: dict) -> DisrtProtocol:
+def build_protocol(ctx: typer.Context, config: Optional[Path], flags: dict) -> DisrtProtocol:
     """The run's settings: ``config`` (if any), overridden by the flags given on the command line."""
     if config is None:
         return validate_config(DisrtProtocol, flags, "disrt settings")
+    # by name: typer may carry its own copy of click, whose ParameterSource is another enum
     given = {key for name, key in PROTOCOL_FLAGS.items()
-             if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE}
+             if getattr(ctx.get_parameter_source(name), "name", "") == "COMMANDLINE"}
     raw = read_mapping(config)
     raw.update({key: value for key, value in flags.items() if key in given})
     return validate_config(DisrtProtocol, raw, str(config))
 
 
-def _command(ctx: click.Context) -> str:
+def _command(ctx: typer.Context) -> str:
     """The full command line that reproduces a run (every option spelled out, flags only when set)."""
     parts = ["cogvision", "disrt"]
     for param in ctx.command.params:
