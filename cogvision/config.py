@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import json
 import os
-import tomllib
 from pathlib import Path
 from typing import Any, Mapping, TypeVar
 
 import pydantic
+import tomllib
 import yaml
 
 C = TypeVar("C", bound="Config")
@@ -108,6 +108,40 @@ def read_mapping(path: str | os.PathLike) -> dict:
         raise ValueError(f"config {path}: expected a mapping of keys to values at the top level, got "
                          f"{type(raw).__name__}")
     return raw
+
+
+def config_differences(new: Any, old: Any, prefix: str = "") -> list[str]:
+    """Dotted keys whose values differ between two configs as mappings (nested mappings compared key by key).
+
+    A key present in one config only counts as different; ``[""]`` means the two roots differ in kind.
+
+    Examples
+    --------
+    >>> config_differences({"encoder": {"alphas": [1, 10]}, "seed": 0}, {"encoder": {"alphas": [1]}, "seed": 0})
+    ['encoder.alphas']
+    """
+    if isinstance(new, Mapping) and isinstance(old, Mapping):
+        keys = sorted(set(new) | set(old), key=str)
+        return [d for k in keys for d in config_differences(new.get(k), old.get(k), f"{prefix}{k}.")]
+    return [] if new == old else [prefix.rstrip(".")]
+
+
+def describe_differences(new: Mapping[str, Any], old: Mapping[str, Any]) -> list[str]:
+    """``key: old -> new`` for every dotted key of :func:`config_differences` (``(absent)`` for a missing key).
+
+    Examples
+    --------
+    >>> describe_differences({"oat": {"epochs": 5}, "seed": 0}, {"oat": {"epochs": 4}, "seed": 0})
+    ['oat.epochs: 4 -> 5']
+    """
+    def value(config: Mapping[str, Any], key: str) -> Any:
+        for part in key.split("."):
+            if not isinstance(config, Mapping) or part not in config:
+                return "(absent)"
+            config = config[part]
+        return config
+
+    return [f"{k}: {value(old, k)!r} -> {value(new, k)!r}" for k in config_differences(new, old)]
 
 
 def read_config(model: type[C], path: str | os.PathLike) -> C:

@@ -31,7 +31,7 @@ from pydantic import Field, NonNegativeFloat, NonNegativeInt, PositiveFloat, Pos
 
 from cogvision.config import Config, read_mapping, validate_config
 
-__all__ = ["PRESETS", "TrainConfig", "config_differences", "preset", "read_train_config", "train_config"]
+__all__ = ["PRESETS", "TrainConfig", "preset", "read_train_config", "train_config"]
 
 #: Preset names: ``cogvision/gaze/configs/<name>.json`` (``synthetic``: the run reported in the docs;
 #: ``demo``: the ``cogvision demo`` section).
@@ -159,15 +159,3 @@ def preset(name: str, **changes: Any) -> TrainConfig:
     with resources.as_file(resources.files("cogvision.gaze") / "configs" / f"{name}.json") as path:
         config = read_train_config(path)
     return train_config({**config.model_dump(), **changes}, source=f"preset {name!r}")
-
-
-def config_differences(new: TrainConfig, saved: Mapping[str, Any]) -> list[str]:
-    """Keys whose values differ between ``new`` and a saved config (a mapping, e.g. a run's ``config.json``).
-
-    Examples
-    --------
-    >>> config_differences(TrainConfig(epochs=3), TrainConfig(epochs=2, lr=0.1).model_dump())
-    ['epochs', 'lr']
-    """
-    current = new.model_dump(mode="json")
-    return sorted(key for key in set(current) | set(saved) if current.get(key) != saved.get(key))

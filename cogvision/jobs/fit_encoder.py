@@ -38,8 +38,17 @@ import yaml
 from cogvision._docs import fill_doc
 from cogvision.brain.fitting import fit_fold, fit_summary, score_folds
 from cogvision.brain.nilearn_io import save_gifti, save_nifti, to_nifti
+from cogvision.config import config_differences
 from cogvision.device import resolve_device
-from cogvision.io import atomic_write, check_out_dir, publish_folder, run_metadata, save_figure, write_dataset, write_table
+from cogvision.io import (
+    atomic_write,
+    check_out_dir,
+    publish_folder,
+    run_metadata,
+    save_figure,
+    write_dataset,
+    write_table,
+)
 from cogvision.jobs import brain_banded, brain_layer_sweep
 from cogvision.jobs.brain_data import Inputs, band_features, check_files, load_inputs, load_session
 from cogvision.jobs.brain_folds import DONE, FitContext, npy_bytes, saved_fold, write_json
@@ -54,20 +63,6 @@ except ImportError:  # pragma: no cover - without dask, a --dask run is refused 
 
 log = get_logger(__name__)
 CONFIG_NAME = "config.yaml"
-
-
-def config_differences(new: Any, old: Any, prefix: str = "") -> list[str]:
-    """Dotted keys whose values differ between two configs (``[""]`` when the roots differ in kind).
-
-    Examples
-    --------
-    >>> config_differences({"encoder": {"alphas": [1, 10]}, "seed": 0}, {"encoder": {"alphas": [1]}, "seed": 0})
-    ['encoder.alphas']
-    """
-    if isinstance(new, dict) and isinstance(old, dict):
-        keys = sorted(set(new) | set(old), key=str)
-        return [d for k in keys for d in config_differences(new.get(k), old.get(k), f"{prefix}{k}.")]
-    return [] if new == old else [prefix.rstrip(".")]
 
 
 def saved_config(config: FitEncoderConfig) -> dict:

@@ -23,8 +23,9 @@ import pandas as pd
 import torch
 
 from cogvision._docs import fill_doc
+from cogvision.config import config_differences
 from cogvision.device import resolve_device
-from cogvision.gaze.config import TrainConfig, config_differences
+from cogvision.gaze.config import TrainConfig
 from cogvision.gaze.evaluate import METRIC_CONVENTIONS, score_methods
 from cogvision.gaze.model import ViTGaze
 from cogvision.gaze.samples import GazeSamples
@@ -165,7 +166,7 @@ def _check_resume(config: TrainConfig, out: Path, checkpoint: Path) -> bool:
     except (json.JSONDecodeError, KeyError, TypeError):
         raise ValueError(f"--resume: {state_file} is not a checkpoint state written by `cogvision gaze train`; "
                          "start again with --overwrite") from None
-    keys = config_differences(config, saved)
+    keys = config_differences(config.model_dump(mode="json"), saved)
     if keys:
         raise ValueError(f"--resume: the config differs from the one of the interrupted run in {checkpoint} at "
                          f"{', '.join(keys)}; use the same config, or --overwrite to start again")

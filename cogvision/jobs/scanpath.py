@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from cogvision._docs import fill_doc
-from cogvision.config import Config
+from cogvision.config import Config, describe_differences
 from cogvision.device import resolve_device
 from cogvision.io import (
     atomic_write,
@@ -127,19 +127,6 @@ def partial_folder(out: str | os.PathLike) -> Path:
     return target.with_name(target.name + PARTIAL_SUFFIX)
 
 
-def _flat(value: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(value, dict):
-        return {k: v for key, item in value.items() for k, v in _flat(item, f"{prefix}{key}.").items()}
-    return {prefix.rstrip("."): value}
-
-
-def settings_differences(saved: dict, current: dict) -> list[str]:
-    """``key: saved -> current`` for every dotted key whose value differs (missing keys included)."""
-    old, new = _flat(saved), _flat(current)
-    return [f"{k}: {old.get(k, '(absent)')!r} -> {new.get(k, '(absent)')!r}" for k in sorted(set(old) | set(new))
-            if old.get(k, "(absent)") != new.get(k, "(absent)")]
-
-
 def _prepare_partial(target: Path, settings: TrainSettings, resume: bool) -> Path:
     """Check ``--resume`` against ``OUT.partial``; remove a stale one when not resuming. Nothing else is written."""
     partial = partial_folder(target)
@@ -161,7 +148,7 @@ def _prepare_partial(target: Path, settings: TrainSettings, resume: bool) -> Pat
     except (OSError, json.JSONDecodeError) as err:
         raise ValueError(f"--resume: {partial / CONFIG_NAME} is missing or unreadable ({err}); delete {partial} "
                          "and rerun without --resume") from None
-    differences = settings_differences(saved, settings.model_dump(mode="json"))
+    differences = describe_differences(settings.model_dump(mode="json"), saved)
     if differences:
         raise ValueError(f"--resume: the configuration differs from the interrupted run's in {partial} ("
                          + "; ".join(differences) + "); rerun with the same options, or without --resume to start "
