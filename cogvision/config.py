@@ -8,13 +8,15 @@ path and what was expected, before anything is written.
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
+import tomllib
+import typing
 from pathlib import Path
 from typing import Any, Mapping, TypeVar
 
 import pydantic
-import tomllib
 import yaml
 
 C = TypeVar("C", bound="Config")
@@ -30,10 +32,27 @@ def _where(loc: tuple[Any, ...]) -> str:
     return ".".join(str(part) for part in loc) or "(top level)"
 
 
-def _expected(error: Mapping[str, Any]) -> str:
+def _fields_at(model: type[pydantic.BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """Field names of the (nested) model at ``loc``; empty when ``loc`` leaves the typed models."""
+    for part in loc:
+        field = model.model_fields.get(str(part))
+        annotation = field.annotation if field is not None else None
+        candidates = [annotation, *typing.get_args(annotation)]
+        model = next((c for c in candidates if isinstance(c, type) and issubclass(c, pydantic.BaseModel)), None)
+        if model is None:
+            return []
+    return list(model.model_fields)
+
+
+def _expected(error: Mapping[str, Any], model: type[pydantic.BaseModel]) -> str:
     kind = error["type"]
     if kind == "extra_forbidden":
-        return "unknown key"
+        allowed = _fields_at(model, tuple(error["loc"][:-1]))
+        if not allowed:
+            return "unknown key"
+        close = difflib.get_close_matches(str(error["loc"][-1]), allowed, n=1)
+        return ("unknown key" + (f" (did you mean {close[0]!r}?)" if close else "")
+                + f"; allowed: {', '.join(allowed)}")
     if kind == "missing":
         return "required key is missing"
     ctx = error.get("ctx") or {}
@@ -42,9 +61,9 @@ def _expected(error: Mapping[str, Any]) -> str:
     return f"{error['msg']}, got {error.get('input')!r}"
 
 
-def format_validation_error(err: pydantic.ValidationError, source: str) -> str:
+def format_validation_error(err: pydantic.ValidationError, source: str, model: type[pydantic.BaseModel]) -> str:
     """One line per problem: ``source: key.path: what was expected``, joined by ``; ``."""
-    return "; ".join(f"{source}: {_where(e['loc'])}: {_expected(e)}" for e in err.errors())
+    return "; ".join(f"{source}: {_where(e['loc'])}: {_expected(e, model)}" for e in err.errors())
 
 
 def validate_config(model: type[C], raw: Any, source: str = "config") -> C:
@@ -64,7 +83,7 @@ def validate_config(model: type[C], raw: Any, source: str = "config") -> C:
     >>> validate_config(Fit, {"alpahs": [0.1]}, "fit.yaml")
     Traceback (most recent call last):
     ...
-    ValueError: fit.yaml: alpahs: unknown key
+    ValueError: fit.yaml: alpahs: unknown key (did you mean 'alphas'?); allowed: alphas
     """
     if raw is None:
         raw = {}
@@ -73,7 +92,7 @@ def validate_config(model: type[C], raw: Any, source: str = "config") -> C:
     try:
         return model.model_validate(dict(raw))
     except pydantic.ValidationError as err:
-        raise ValueError(format_validation_error(err, source)) from None
+        raise ValueError(format_validation_error(err, source, model)) from None
 
 
 def read_mapping(path: str | os.PathLike) -> dict:
