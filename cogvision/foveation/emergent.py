@@ -32,11 +32,13 @@ import xarray as xr
 from torch import nn
 from torch.utils.data import Dataset, TensorDataset
 
+from cogvision._docs import fill_doc
 from cogvision.device import resolve_device
 from cogvision.foveation.blur import gaussian_blur
 from cogvision.foveation.matching import match_system
 from cogvision.foveation.systems import ALL_SYSTEMS, SystemParameters, make_system
 from cogvision.foveation.texture import FoveatedTexture, Reference
+from cogvision.reporting import progress as progress_bar
 from cogvision.training import fit, seed_everything
 
 SYSTEMS = tuple(ALL_SYSTEMS)  # reference, texture, uniform, foveated_blur
@@ -76,15 +78,34 @@ def render(system: nn.Module, images: torch.Tensor, start: int = 0) -> torch.Ten
     return system(images)
 
 
-def prerender(dataset: TensorDataset, system: nn.Module, batch_size: int = 32, device: str = "auto") -> TensorDataset:
+@fill_doc
+def prerender(dataset: TensorDataset, system: nn.Module, batch_size: int = 32, device: str = "auto",
+              progress: bool = True) -> TensorDataset:
     """Render every image of ``dataset`` through ``system`` once (the paper's offline route); texture noise
-    is seeded per image index (:func:`render`)."""
+    is seeded per image index (:func:`render`).
+
+    Parameters
+    ----------
+    dataset
+        ``TensorDataset`` of (N, 3, H, W) images in [0, 1] and labels.
+    system
+        A foveation system (:func:`cogvision.foveation.systems.make_system`).
+    batch_size
+        Images rendered at a time.
+    %(device)s
+    %(progress)s
+
+    Returns
+    -------
+    torch.utils.data.TensorDataset
+        The rendered images (on the CPU) with the same labels and ``classes``.
+    """
     dev = resolve_device(device)
     system = system.to(dev)
     images, labels = dataset.tensors
     with torch.no_grad():
-        rendered = torch.cat([render(system, images[i:i + batch_size].to(dev), i).cpu()
-                              for i in range(0, len(images), batch_size)])
+        starts = progress_bar(range(0, len(images), batch_size), desc="rendering", disable=not progress)
+        rendered = torch.cat([render(system, images[i:i + batch_size].to(dev), i).cpu() for i in starts])
     out = TensorDataset(rendered, labels)
     out.classes = getattr(dataset, "classes", None)
     return out
@@ -197,10 +218,32 @@ def cue_conflict(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
                         "radius": list(radii)}, name="decision_share")
 
 
+@fill_doc
 def train_system(system: nn.Module, train: Dataset, n_classes: int, *, arch: str = "resnet18", epochs: int = 2,
                  batch_size: int = 128, init_state: dict | None = None, seed: int = 0, device: str = "auto",
-                 progress: bool = False, checkpoint_dir: str | os.PathLike | None = None) -> FrontEndModel:
-    """Train ``arch`` behind ``system`` with the paper's optimiser (SGD, Nesterov 0.9, weight decay 5e-4, steps)."""
+                 progress: bool = True, checkpoint_dir: str | os.PathLike | None = None) -> FrontEndModel:
+    """Train ``arch`` behind ``system`` with the paper's optimiser (SGD, Nesterov 0.9, weight decay 5e-4, steps).
+
+    Parameters
+    ----------
+    system
+        The fixed front-end (no gradients).
+    train
+        Training set of (image, label) pairs.
+    n_classes
+        Number of output classes.
+    arch
+        ``alexnet`` or ``resnet18`` (:data:`SCHEDULES`).
+    epochs, batch_size
+        Training length and batch size.
+    init_state
+        Initial network weights (paired initialisation across systems).
+    %(seed)s
+    %(device)s
+    %(progress)s
+    checkpoint_dir
+        Checkpoint folder; an interrupted training resumes from it.
+    """
     seed_everything(seed)
     network = build_network(arch, n_classes)
     if init_state is not None:
@@ -240,9 +283,10 @@ def matched_systems(images: torch.Tensor, *, scaling: float = 0.4, fov_deg: floa
     return systems, matching
 
 
+@fill_doc
 def run_suite(train: TensorDataset, test: TensorDataset, *, systems: dict[str, nn.Module] | None = None,
               arch: str = "resnet18", runs: int = 1, epochs: int = 2, batch_size: int = 128, device: str = "auto",
-              progress: bool = False, fractions: tuple[float, ...] = tuple(np.linspace(0, 1, 17)),
+              progress: bool = True, fractions: tuple[float, ...] = tuple(np.linspace(0, 1, 17)),
               sigmas_px: tuple[float, ...] = (0, 1, 2, 4, 8, 16, 32),
               radii: tuple[float, ...] = (0.25, 0.5, 0.75), scaling: float = 0.4,
               match_images: int = 16) -> xr.Dataset:
@@ -253,6 +297,23 @@ def run_suite(train: TensorDataset, test: TensorDataset, *, systems: dict[str, n
     (JSON). Every system renders the training and test sets once (texture noise seeded per image index),
     as the paper pre-rendered them; the networks train and are tested on those renderings. High-pass
     images sit on the system's mean test image; cue conflicts mix rendered images.
+
+    Parameters
+    ----------
+    train, test
+        ``TensorDataset`` of images (N, 3, H, W) in [0, 1] and labels.
+    systems
+        Name -> front-end (default: :func:`matched_systems`).
+    arch, runs, epochs, batch_size
+        Network, independent runs (each with its own paired initialisation), training length, batch size.
+    %(device)s
+    %(progress)s
+    fractions, sigmas_px, radii
+        Occluded fractions, filter widths (pixels) and cue-conflict window radii evaluated.
+    scaling
+        Texture scaling of the default systems.
+    match_images
+        Training images the default blur controls are matched on.
 
     Returns
     -------
@@ -267,12 +328,13 @@ def run_suite(train: TensorDataset, test: TensorDataset, *, systems: dict[str, n
         systems, matching = matched_systems(train.tensors[0][:match_images], scaling=scaling)
     images, labels = test.tensors
     n_classes = int(max(int(train.tensors[1].max()), int(labels.max())) + 1)
-    rendered = {name: prerender(test, system, device=device).tensors[0] for name, system in systems.items()}
+    rendered = {name: prerender(test, system, device=device, progress=progress).tensors[0]
+                for name, system in systems.items()}
     results: dict[str, list] = {key: [] for key in ("accuracy", "occlusion", "frequency", "cue_conflict",
                                                     "generalisation")}
     for name, system in systems.items():
         per_run = {key: [] for key in results}
-        train_rendered = prerender(train, system, device=device)
+        train_rendered = prerender(train, system, device=device, progress=progress)
         own = rendered[name]
         for run in range(runs):
             seed_everything(1000 + run)  # paired initialisation: the same network weights for every system
