@@ -4,12 +4,12 @@
 (himalaya's ``ALL_SOLVERS`` shape: the caller validates the name once and dispatches). The names are those of
 Deza & Konkle (2020)'s four systems as the Emergent-Properties suite reports them:
 
-========================  ==========================================================================
-``reference``             the image itself (:class:`~cogvision.foveation.texture.Reference`)
-``texture``               foveated texture (:class:`~cogvision.foveation.texture.FoveatedTexture`)
-``uniform``               uniform Gaussian blur (:class:`~cogvision.foveation.blur.UniformBlur`)
-``foveated_blur``         blur growing with eccentricity (:class:`~cogvision.foveation.blur.FoveatedBlur`)
-========================  ==========================================================================
+| name | system |
+|---|---|
+| ``reference`` | the image itself (:class:`~cogvision.foveation.texture.Reference`) |
+| ``texture`` | foveated texture (:class:`~cogvision.foveation.texture.FoveatedTexture`) |
+| ``uniform`` | uniform Gaussian blur (:class:`~cogvision.foveation.blur.UniformBlur`) |
+| ``foveated_blur`` | blur growing with eccentricity (:class:`~cogvision.foveation.blur.FoveatedBlur`) |
 
 :data:`ALIASES` keeps older spellings working: ``blur`` (the name ``cogvision foveate --system`` used) means
 ``foveated_blur``.
