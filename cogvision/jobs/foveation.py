@@ -60,6 +60,7 @@ def _render(module: torch.nn.Module, batch: torch.Tensor, batch_size: int, textu
 
 def _matched(system: str, batch: torch.Tensor, parameters: SystemParameters) -> tuple[SystemParameters, dict]:
     """The blur control ``system`` matched in mean SSIM to the texture system on ``batch``."""
+    log.info(f"matching the {system} system to the texture system's mean SSIM on {len(batch)} image(s)")
     matching = match_system(system, batch, make_system("texture", parameters))
     matching["parameter_name"] = MATCHED_PARAMETER_NAMES[system]
     return replace(parameters, **{BLUR_PARAMETERS[system]: matching["parameter"]}), matching
