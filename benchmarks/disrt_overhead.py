@@ -30,12 +30,13 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from results_file import write_result  # noqa: E402
+
 from cogvision.gestalt import DisrtProtocol, crop_to_grid, distort, matched_nuisance, pixel_mse, run_disrt  # noqa: E402
 from cogvision.gestalt.protocol import TRIAL_STRIDE  # noqa: E402
 from cogvision.models import load_model, preprocessing_for  # noqa: E402
 from cogvision.training import seed_everything  # noqa: E402
 from data_loaders.images import builtin_images  # noqa: E402
-from results_file import write_result  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "disrt_overhead.json"
 

@@ -17,11 +17,11 @@ import time
 from pathlib import Path
 
 import torch
+from results_file import write_result
 
 from cogvision.device import resolve_device
 from cogvision.foveation import FoveatedTexture
 from cogvision.texture import from_opponent, to_opponent
-from results_file import write_result
 
 
 def loop_gather(maps: torch.Tensor, op: dict) -> torch.Tensor:

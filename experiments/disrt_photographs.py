@@ -103,7 +103,8 @@ def results_table(rows: dict[str, list[dict]]) -> str:
 
 def differences_table(differences: dict[str, dict]) -> str:
     """Trained minus untrained per layer, paired over images."""
-    lines = ["| layer | accuracy: trained - untrained [95% CI] | index: trained - untrained [95% CI] |", "|---|---|---|"]
+    lines = ["| layer | accuracy: trained - untrained [95% CI] | index: trained - untrained [95% CI] |",
+             "|---|---|---|"]
     for layer, d in differences.items():
         lines.append(f"| {layer} | {d['accuracy']['difference']:+.2f} [{d['accuracy']['low']:+.2f}, "
                      f"{d['accuracy']['high']:+.2f}] | {d['index']['difference']:+.3f} "

@@ -62,7 +62,8 @@ def write_notebook() -> None:
             "This notebook runs the whole suite at a toy size (8 wheel photographs as classes, 64 px, one epoch) "
             "so it finishes in CI; the numbers are not the paper's. Full size:\n\n"
             "```\n.venv/bin/python experiments/foveation_emergent_properties.py --train PLACES20/train "
-            "--test PLACES20/test --arch resnet18 --epochs 80 --runs 10 --size 256 --out results/emergent_resnet18\n```"),
+            "--test PLACES20/test --arch resnet18 --epochs 80 --runs 10 --size 256 "
+            "--out results/emergent_resnet18\n```"),
         nbformat.v4.new_code_cell(
             "import torch\n"
             "from cogvision.foveation import emergent\n"
@@ -75,15 +76,16 @@ def write_notebook() -> None:
             "with torch.no_grad():\n"
             "    plot_systems({name: system(test.tensors[0][:1])[0] for name, system in systems.items()});"),
         nbformat.v4.new_code_cell(
-            "result = emergent.run_suite(train, test, systems=systems, arch='alexnet', runs=1, epochs=1, batch_size=24,\n"
+            "result = emergent.run_suite(train, test, systems=systems, arch='alexnet', runs=1, epochs=1, "
+            "batch_size=24,\n"
             "                            device='cpu', fractions=(0.0, 0.25, 0.5, 0.75), sigmas_px=(0, 2, 8),\n"
             "                            radii=(0.25, 0.5))\n"
             "result['accuracy'].mean('run').to_series()"),
         nbformat.v4.new_code_cell("plot_suite(result);"),
         nbformat.v4.new_code_cell("result['generalisation'].mean('run').to_pandas()"),
     ]
-    notebook = nbformat.v4.new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                                                               "language": "python"}})
+    kernel = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    notebook = nbformat.v4.new_notebook(cells=cells, metadata={"kernelspec": kernel})
     nbformat.write(notebook, NOTEBOOK)
     log.info(f"wrote {NOTEBOOK}")
 

@@ -1,6 +1,7 @@
 """Which texture scalings the blur controls can match in SSIM: target, achieved, parameter, feasible.
 
-    OMP_NUM_THREADS=1 python experiments/foveation_matching.py --size 128 --out experiments/results/foveation_matching.json
+    OMP_NUM_THREADS=1 python experiments/foveation_matching.py --size 128 \
+        --out experiments/results/foveation_matching.json
 
 Images: four wheel photographs (astronaut, chelsea, coffee, rocket); 26 deg across; texture seed 0.
 """

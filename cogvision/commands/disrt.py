@@ -17,8 +17,15 @@ from rich.markup import escape
 from rich.table import Table
 
 from cogvision.commands._options import (
-    batch_size_option, device_option, layers_option, model_option, out_option, overwrite_option, seed_option,
-    split_names, weights_option,
+    batch_size_option,
+    device_option,
+    layers_option,
+    model_option,
+    out_option,
+    overwrite_option,
+    seed_option,
+    split_names,
+    weights_option,
 )
 from cogvision.config import read_mapping, validate_config
 from cogvision.gestalt.distortions import DISTORTIONS

@@ -15,7 +15,12 @@ from rich.console import Console
 from rich.markup import escape
 
 from cogvision.commands._options import (
-    batch_size_option, device_option, image_size_option, out_option, overwrite_option, seed_option,
+    batch_size_option,
+    device_option,
+    image_size_option,
+    out_option,
+    overwrite_option,
+    seed_option,
 )
 from cogvision.foveation.systems import ALIASES, ALL_SYSTEMS, SystemParameters, choices_text, system_name
 from cogvision.jobs.foveation import foveate_images

@@ -5,10 +5,14 @@
 ['foveated_blur', 'reference', 'texture', 'uniform']
 """
 
-from cogvision.foveation.geometry import (
-    PoolingWindows, eccentricity_map, pixels_per_degree, pooling_windows, window_counts,
-)
 from cogvision.foveation.blur import FoveatedBlur, UniformBlur, gaussian_blur
+from cogvision.foveation.geometry import (
+    PoolingWindows,
+    eccentricity_map,
+    pixels_per_degree,
+    pooling_windows,
+    window_counts,
+)
 from cogvision.foveation.matching import MatchResult, match_compression, ssim
 from cogvision.foveation.systems import ALIASES, ALL_SYSTEMS, SystemParameters, make_system, system_name
 from cogvision.foveation.texture import FoveatedSystem, FoveatedTexture, Reference

@@ -68,6 +68,7 @@ class UniformBlur(nn.Module):
         return gaussian_blur(images, [sigma_px])[0].clamp(0, 1)
 
     def extra_repr(self) -> str:
+        """The parameters shown in the module's repr."""
         return f"sigma_deg={self.sigma_deg}, fov_deg={self.fov_deg}"
 
 
@@ -122,5 +123,6 @@ class FoveatedBlur(FoveatedSystem):
         return (below * (1 - frac) + above * frac).clamp(0, 1)
 
     def extra_repr(self) -> str:
+        """The parameters shown in the module's repr."""
         return (f"slope={self.slope}, fixation={self.fixation}, fov_deg={self.fov_deg}, fovea_deg={self.fovea_deg}, "
                 f"n_levels={self.n_levels}")

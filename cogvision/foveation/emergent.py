@@ -49,7 +49,7 @@ SCHEDULES = {"alexnet": (0.01, 0.5, (0.25, 0.5)), "resnet18": (0.05, 0.25, (0.2,
 
 
 def build_network(arch: str, n_classes: int) -> nn.Module:
-    """torchvision ``alexnet`` or ``resnet18`` from scratch with ``n_classes`` outputs, ImageNet normalisation first."""
+    """Torchvision ``alexnet`` or ``resnet18`` from scratch with ``n_classes`` outputs, ImageNet normalisation first."""
     if arch not in SCHEDULES:
         raise ValueError(f"unknown architecture {arch!r}; expected one of {tuple(SCHEDULES)}")
     net = getattr(torchvision.models, arch)(weights=None, num_classes=n_classes)
@@ -65,6 +65,7 @@ class FrontEndModel(nn.Module):
         self.network = network
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """Class scores (B, n_classes) of (B, 3, H, W) images in [0, 1] seen through the front-end."""
         with torch.no_grad():
             images = self.front_end(images)
         return self.network(images)
@@ -169,7 +170,8 @@ def centre_window(height: int, width: int, radius_fraction: float, device=None) 
 def occlusion_curve(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
                     fractions: tuple[float, ...] = tuple(np.linspace(0, 1, 17))) -> xr.DataArray:
     """Accuracy under scotoma and glaucoma at each occluded ``fraction`` of the area: dims (occluder, fraction)."""
-    values = [[accuracy(model, occlude(images, f, mode), labels) for f in fractions] for mode in ("scotoma", "glaucoma")]
+    values = [[accuracy(model, occlude(images, f, mode), labels) for f in fractions]
+              for mode in ("scotoma", "glaucoma")]
     return xr.DataArray(values, dims=("occluder", "fraction"),
                         coords={"occluder": ["scotoma", "glaucoma"], "fraction": list(fractions)}, name="accuracy")
 
@@ -213,7 +215,8 @@ def cue_conflict(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
         window = centre_window(*images.shape[-2:], radius)
         mixed = torch.where(window, images[partner], images)
         predicted = _predict(model, mixed)
-        values.append([float((predicted == labels[partner]).float().mean()), float((predicted == labels).float().mean())])
+        values.append([float((predicted == labels[partner]).float().mean()),
+                       float((predicted == labels).float().mean())])
     return xr.DataArray(np.array(values).T, dims=("cue", "radius"), coords={"cue": ["centre", "periphery"],
                         "radius": list(radii)}, name="decision_share")
 

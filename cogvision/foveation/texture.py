@@ -30,7 +30,12 @@ import torch
 from torch import nn
 
 from cogvision.foveation.geometry import (
-    DEFAULT_FOV_DEG, PoolingWindows, eccentricity_map, fovea_weight, parse_fixation, pooling_windows,
+    DEFAULT_FOV_DEG,
+    PoolingWindows,
+    eccentricity_map,
+    fovea_weight,
+    parse_fixation,
+    pooling_windows,
 )
 from cogvision.texture import SteerablePyramid, WindowedTexture, check_images
 from cogvision.texture.synthesis import pooling_factor
@@ -74,6 +79,7 @@ class FoveatedSystem(nn.Module):
                                fovea_deg=self.fovea_deg)
 
     def extra_repr(self) -> str:
+        """The parameters shown in the module's repr."""
         return (f"scaling={self.scaling}, fixation={self.fixation}, fov_deg={self.fov_deg}, "
                 f"fovea_deg={self.fovea_deg}")
 

@@ -37,18 +37,41 @@ The paper's exact protocol is not public; this is ours, stated in full (see also
 """
 
 from cogvision.gestalt.distortions import (
-    DISTORTIONS, crop_to_grid, distort, rotate, shuffle, shuffle_seamless, square_windows, texform,
+    DISTORTIONS,
+    crop_to_grid,
+    distort,
+    rotate,
+    shuffle,
+    shuffle_seamless,
+    square_windows,
+    texform,
 )
 from cogvision.gestalt.nuisance import (
-    NUISANCES, apply_nuisance, band_noise, fixed_nuisance, local, matched_nuisance, pixel_mse,
+    NUISANCES,
+    apply_nuisance,
+    band_noise,
+    fixed_nuisance,
+    local,
+    matched_nuisance,
+    pixel_mse,
 )
 from cogvision.gestalt.protocol import Trial, TrialBatch, make_trials, read_features, run_disrt, score_trial
 from cogvision.gestalt.readout import graded_index, oddity, pool, similarity
-from cogvision.gestalt.settings import DisrtProtocol, Distortion, Nuisance, Pooling, Similarity, TokenMode
 from cogvision.gestalt.scoring import (
-    CHANCE, MATCH_TOLERANCE, NULL_PIXEL, NULL_STRUCTURE_BLIND, PIXELS, add_summary, cell_matching, degenerate_cells,
-    nuisance_matched_fraction, summary, to_frame, trials_frame,
+    CHANCE,
+    MATCH_TOLERANCE,
+    NULL_PIXEL,
+    NULL_STRUCTURE_BLIND,
+    PIXELS,
+    add_summary,
+    cell_matching,
+    degenerate_cells,
+    nuisance_matched_fraction,
+    summary,
+    to_frame,
+    trials_frame,
 )
+from cogvision.gestalt.settings import DisrtProtocol, Distortion, Nuisance, Pooling, Similarity, TokenMode
 
 __all__ = [
     "CHANCE", "DISTORTIONS", "DisrtProtocol", "Distortion", "MATCH_TOLERANCE", "NUISANCES", "NULL_PIXEL",

@@ -37,7 +37,13 @@ from cogvision.gestalt.readout import graded_index, oddity, pool, triplet_simila
 from cogvision.gestalt.scoring import CHANCE, MATCH_TOLERANCE, NULL_PIXEL, NULL_STRUCTURE_BLIND, PIXELS, add_summary
 from cogvision.gestalt.settings import DisrtProtocol
 from cogvision.models import (
-    FeatureRecorder, Preprocessing, attach_topk, default_layers, get_layer, preprocessing_for, token_layout,
+    FeatureRecorder,
+    Preprocessing,
+    attach_topk,
+    default_layers,
+    get_layer,
+    preprocessing_for,
+    token_layout,
 )
 from cogvision.reporting import progress as progress_bar
 

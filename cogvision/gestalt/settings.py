@@ -10,6 +10,7 @@ the error is pydantic's ``ValidationError``, also a ``ValueError``). The choice 
 
 >>> DisrtProtocol(grids=(2, 4)).grids
 (2, 4)
+>>> from cogvision.config import validate_config
 >>> validate_config(DisrtProtocol, {"pooling": "max"}, "disrt.yaml")
 Traceback (most recent call last):
 ...

@@ -5,8 +5,9 @@ Simoncelli (2000): ``n_scales`` scales of ``n_orientations`` real-valued oriente
 each scale half the size of the previous, and a low-pass residual. Every band mask is a raised cosine
 in log radius (one octave wide) times ``|cos(theta - k pi / K)| ** (K - 1)`` in angle (even-symmetric,
 so every band is real; the Nyquist row and column are symmetrised), normalised so that the squared
-masks of a scale sum to the squared radial mask, and radial high and low masks square-sum to one; reconstruction multiplies by the same masks and sums, so ``inverse(forward(x)) == x`` up to
-float error. Unlike the classic pyramid there is no separate high-pass residual: the finest scale's
+masks of a scale sum to the squared radial mask, and radial high and low masks square-sum to one;
+reconstruction multiplies by the same masks and sums, so ``inverse(forward(x)) == x`` up to float error.
+Unlike the classic pyramid there is no separate high-pass residual: the finest scale's
 bands run up to the Nyquist corners (its radial mask is one above half Nyquist), which keeps the exact
 inverse and saves one full-resolution band.
 

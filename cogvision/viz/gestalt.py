@@ -11,7 +11,6 @@ import xarray as xr
 
 from cogvision.gestalt.scoring import NULL_PIXEL, NULL_STRUCTURE_BLIND, PIXELS
 
-
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "h")
 DODGE = 0.045  # horizontal offset between neighbouring layers, in log2 units of the x axis
 

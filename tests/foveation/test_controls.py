@@ -47,8 +47,8 @@ def test_match_system_reaches_the_target_or_reports_the_shortfall():
     flat = torch.full((1, 3, 64, 64), 0.5)
     flat[..., :, 32:] = 0.6  # one edge only
     strong = FoveatedTexture(0.8, fovea_deg=0.5)
-    record = match_system("foveated_blur", flat + 0.2 * torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(1)),
-                          strong)
+    noise = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+    record = match_system("foveated_blur", flat + 0.2 * noise, strong)
     assert record["achieved"] >= record["target"] - 1e-6
     if not record["feasible"]:
         assert record["achieved"] > record["target"]

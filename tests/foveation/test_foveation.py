@@ -8,7 +8,13 @@ import pytest
 import torch
 
 from cogvision.foveation import (
-    FoveatedBlur, FoveatedTexture, Reference, UniformBlur, eccentricity_map, pixels_per_degree, pooling_windows,
+    FoveatedBlur,
+    FoveatedTexture,
+    Reference,
+    UniformBlur,
+    eccentricity_map,
+    pixels_per_degree,
+    pooling_windows,
 )
 from cogvision.foveation.adain import adain_decoder, load_adain_pair, vgg19_relu4_1_encoder
 from cogvision.foveation.matching import match_compression, ssim

@@ -7,8 +7,19 @@ import pytest
 import torch
 
 from cogvision.gestalt import (
-    NULL_PIXEL, NULL_STRUCTURE_BLIND, PIXELS, DisrtProtocol, band_noise, crop_to_grid, degenerate_cells, distort,
-    local, matched_nuisance, pixel_mse, run_disrt, summary,
+    NULL_PIXEL,
+    NULL_STRUCTURE_BLIND,
+    PIXELS,
+    DisrtProtocol,
+    band_noise,
+    crop_to_grid,
+    degenerate_cells,
+    distort,
+    local,
+    matched_nuisance,
+    pixel_mse,
+    run_disrt,
+    summary,
 )
 from cogvision.gestalt.report import save_results
 from cogvision.models import load_model
@@ -77,8 +88,8 @@ def test_validation_rows_sit_at_their_nulls(photos):
 
 def test_pixel_observer_sees_an_unmatched_nuisance(photos):
     tiny = load_model("cogvision.models.builtin:tiny_cnn", device="cpu")
-    ds = run_disrt(tiny, photos[0], DisrtProtocol(distortions=("shuffle",), grids=(2,), match=False, trials=1, n_boot=20),
-                   layers=["features.3"])
+    protocol = DisrtProtocol(distortions=("shuffle",), grids=(2,), match=False, trials=1, n_boot=20)
+    ds = run_disrt(tiny, photos[0], protocol, layers=["features.3"])
     assert float(ds["accuracy"].sel(layer=PIXELS).item()) == 1.0  # a tiny nuisance gives the distortion away
 
 

@@ -6,7 +6,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cogvision.gestalt.distortions import (
-    _blend_permuted, crop_to_grid, derangement, distort, from_patches, rotate, shuffle, shuffle_seamless, to_patches,
+    _blend_permuted,
+    crop_to_grid,
+    derangement,
+    distort,
+    from_patches,
+    rotate,
+    shuffle,
+    shuffle_seamless,
+    to_patches,
 )
 
 
