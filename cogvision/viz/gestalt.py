@@ -12,7 +12,8 @@ import xarray as xr
 from cogvision.gestalt.scoring import NULL_PIXEL, NULL_STRUCTURE_BLIND, PIXELS
 
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "h")
-DODGE = 0.045  # horizontal offset between neighbouring layers, in log2 units of the x axis
+DODGE = 0.07  # horizontal offset between neighbouring layers, in log2 units of the x axis ...
+MAX_SPREAD = 0.5  # ... with all layers together spread over at most half an octave
 
 
 def _reference_lines(ax, human: float | None) -> None:
@@ -27,9 +28,10 @@ def _layer_styles(layers: list[str]) -> dict[str, dict]:
     """Colour, marker and horizontal offset of each layer: lines that coincide (e.g. all at 0) stay visible."""
     colors = plt.cm.viridis(np.linspace(0, 0.9, max(1, len(layers) - (PIXELS in layers))))
     styles, color_iter = {}, iter(colors)
+    step = min(DODGE, MAX_SPREAD / max(1, len(layers) - 1))
     for i, layer in enumerate(layers):
         style = dict(color="0.4", ls="--") if layer == PIXELS else dict(color=next(color_iter))
-        style.update(marker=MARKERS[i % len(MARKERS)], offset=2 ** ((i - (len(layers) - 1) / 2) * DODGE))
+        style.update(marker=MARKERS[i % len(MARKERS)], offset=2 ** ((i - (len(layers) - 1) / 2) * step))
         styles[layer] = style
     return styles
 
