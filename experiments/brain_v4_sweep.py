@@ -6,7 +6,8 @@
 Each (session, network) gets its own result folder made by :func:`cogvision.jobs.fit_encoder.run_fit` from
 ``experiments/configs/v4_mobilenet.yaml`` (only ``data.session``, ``model.weights``, ``model.layers`` and the
 encoders change); features are cached in ``OUT/cache`` and finished folds are reused (``--resume``).
-``OUT/summary.csv`` stacks every folder's ``summary.csv`` with a ``network`` column.
+``OUT/summary.csv`` stacks every folder's ``summary.csv`` with a ``network`` column; ``OUT/best_layers.csv`` keeps
+its best layer (by median R^2) per session, network and encoder.
 With both networks, ``OUT/trained_vs_untrained.csv`` compares, per session and encoder, each network's best
 layer (by median R^2) neuron by neuron (``cogvision.brain.layer_sweep.network_differences``).
 With several encoders, ``OUT/encoder_differences.csv`` compares, per session and network, each encoder at its
@@ -62,7 +63,10 @@ def main() -> None:
             if len(args.encoders) > 1 and "ridge" in args.encoders:
                 scores = pd.read_csv(folder / "scores.csv", dtype={"session": str})
                 differences.append(encoder_differences(scores).assign(session=session, network=network))
-    pd.concat(tables).to_csv(args.out / "summary.csv", index=False)
+    summary = pd.concat(tables, ignore_index=True)
+    summary.to_csv(args.out / "summary.csv", index=False)
+    best = summary.loc[summary.groupby(["session", "network", "encoder"], sort=False)["median_r2"].idxmax()]
+    best.to_csv(args.out / "best_layers.csv", index=False)
     if differences:
         table = pd.concat(differences, ignore_index=True)
         table.to_csv(args.out / "encoder_differences.csv", index=False)
