@@ -81,9 +81,10 @@ def test_foveation_on_device_equals_cpu(device):
 
 def test_emergent_suite_on_device(device):
     from cogvision.foveation import emergent
+    from data_loaders.images import wheel_dataset
 
-    train = emergent.wheel_dataset(n_per_class=2, size=64, seed=0)
-    test = emergent.wheel_dataset(n_per_class=1, size=64, seed=1)
+    train = wheel_dataset(n_per_class=2, size=64, seed=0)
+    test = wheel_dataset(n_per_class=1, size=64, seed=1)
     systems = {name: emergent.make_system(name) for name in ("reference", "foveated_blur")}
     result = emergent.run_suite(train, test, systems=systems, arch="alexnet", epochs=1, batch_size=16,
                                 device=str(device), fractions=(0.0, 0.5), sigmas_px=(0, 4), radii=(0.5,))

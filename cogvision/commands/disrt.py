@@ -146,8 +146,6 @@ def disrt(
     device: str = device_option(),
     seed: int = seed_option(help="Seed of random initialisation, distortions, nuisances and the bootstrap."),
     strict: bool = typer.Option(False, "--strict", help="Fail on an unreadable image instead of skipping it."),
-    allow_code: bool = typer.Option(False, "--allow-code", help="Allow a package.module:factory --model spec "
-                                    "(it imports and runs Python code)."),
     overwrite: bool = overwrite_option(),
 ) -> None:
     """Odd-one-out among (image, pixel-matched nuisance, distortion) at chosen layers; writes a report folder."""
@@ -161,5 +159,5 @@ def disrt(
     info = run_disrt_job(protocol, model=model, out=out, weights=weights, images=images, layers=chosen,
                          topk=_topk(topk), topk_layers=split_names(topk_layers, "--topk-layers") if topk_layers
                          else None, batch_size=batch_size, strict=strict, device=device, overwrite=overwrite,
-                         allow_code=allow_code, command=_command(ctx))
+                         allow_code=True, command=_command(ctx))  # a spec typed on the command line is opted in
     _print_summary(info, model, out)

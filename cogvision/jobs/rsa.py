@@ -115,10 +115,11 @@ def run_rsa(model: str, stimuli: str | os.PathLike, out: str | os.PathLike, *, w
     check_out_dir(out, overwrite)
     ds = load_92images(stimuli)
     images = torch.stack([to_tensor(img) for img in ds["images"].values])
+    # the spec was typed on the command line or passed by the caller: that is the opt-in for package.module:factory
     rdms = model_layer_rdms(model, images, layers, weights=None if weights is None else str(weights), metric=metric,
-                            seed=seed, device=dev)
-    baseline = (model_layer_rdms(model, images, list(rdms), weights=None, metric=metric, seed=seed, device=dev)
-                if paired_untrained else None)
+                            seed=seed, device=dev, allow_code=True)
+    baseline = (model_layer_rdms(model, images, list(rdms), weights=None, metric=metric, seed=seed, device=dev,
+                                 allow_code=True) if paired_untrained else None)
     info = {"model": model, "weights": str(weights) if weights else None, "metric": metric, "stimuli": str(stimuli),
             "paired_untrained": paired_untrained}
     return write_rsa(out, rdms, reference_rdms(ds), method=method, n_boot=n_boot, seed=seed, mixed_splits=mixed_splits,

@@ -119,7 +119,8 @@ def load_with_features(folder: Path | None, spec: FeatureSpec, device: str = "au
     cache_path = _cache_file(data.root, spec, cache_dir)
     cache = _read_cache(cache_path)
     missing = {s.image_id for s in data.scanpaths.scenes.values()} - set(cache)
-    model = load_model(spec.model, weights=spec.weights, device=device) if missing else None
+    model = (load_model(spec.model, weights=spec.weights, device=device, allow_code=True)  # typed on the command line
+             if missing else None)
     images = {k: v for k, v in data.images().items() if k in missing} if missing else {}
     templates = {k: v for k, v in data.templates().items() if k in missing} if missing else {}
     data.scanpaths = attach_grid_features(data.scanpaths, images, templates, model, spec.layers, spec.similarity, cache)

@@ -71,7 +71,7 @@ CASES = [
     (["--config", f"{W}/missing.yaml"], "missing.yaml: no such file"),
     (["--weights", f"{W}/truncated.safetensors"], "is not a valid .safetensors file"),
     (["--images", f"{W}/junk"], "none of the images in"),
-    (["--model", "os:getcwd"], "allow_code"),
+    (["--model", "os:getcwd"], "returned a str, expected a torch.nn.Module"),
 ]
 
 
