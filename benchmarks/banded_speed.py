@@ -24,12 +24,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from results_file import write_result
+from ridge_speed import timed
 from sklearn.model_selection import KFold
 
 from cogvision.brain.banded import BandedRidgeCV
 from cogvision.device import resolve_device
-from results_file import write_result
-from ridge_speed import timed
 
 N_ITER, ALPHAS, FOLDS, SEED = 20, np.logspace(-1, 6, 10), 5, 0
 

@@ -18,10 +18,10 @@ import time
 from pathlib import Path
 
 import torch
+from results_file import write_result
 
 from cogvision.brain.transformer import GatherReadout
 from cogvision.device import resolve_device
-from results_file import write_result
 
 
 class MaskedSumReadout(torch.nn.Module):

@@ -27,13 +27,13 @@ import time
 from pathlib import Path
 
 import torch
+from results_file import write_result
 
 from cogvision.device import resolve_device
 from cogvision.gaze.guidance import expand_boxes, head_patch_mask
 from cogvision.gaze.interaction import QueryKeyCapture, guided_interaction, interaction_tensor
 from cogvision.gaze.model import build_vitgaze
 from cogvision.models import token_layout
-from results_file import write_result
 
 CASES = [
     # (label, spec, backbone kwargs, image side, batch)

@@ -26,12 +26,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from results_file import write_result
 from sklearn.linear_model import RidgeCV as SkRidgeCV
 from sklearn.model_selection import KFold
 
 from cogvision.brain.ridge import RidgeCV
 from cogvision.device import resolve_device
-from results_file import write_result
 
 
 def make_data(n: int, p: int, t: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

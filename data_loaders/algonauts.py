@@ -153,7 +153,6 @@ def load_reference_correlation(root: str | Path | None = None) -> dict[str, np.n
 
 def load_rsc_mask(hemi: str = "lh", root: str | Path | None = None) -> np.ndarray:
     """Kendrick Kay's RSC mask on fsaverage (163,842 vertices, bool)."""
-
     if hemi not in HEMISPHERES:
         raise ValueError(f"hemi must be 'lh' or 'rh', got {hemi!r}")
     base = Path(root) if root is not None else shared_path(*SHARED, "algonauts2023_fsaverage_rsc_mask")

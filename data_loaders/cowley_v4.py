@@ -30,7 +30,6 @@ IMAGE_NAME = re.compile(r"^image(\d+)\.jpg$")
 
 def default_root() -> Path:
     """The shared V4 folder (``FileNotFoundError`` naming it when absent)."""
-
     return shared_path(*SUBDIR)
 
 
@@ -58,7 +57,6 @@ def read_zip_images(path: Path) -> np.ndarray:
     ValueError
         When the numbering has gaps, names do not follow ``imageNNNN.jpg`` or image sizes differ.
     """
-
     with zipfile.ZipFile(path) as archive:
         names = {}
         for info in archive.infolist():

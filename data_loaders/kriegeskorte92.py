@@ -29,7 +29,6 @@ N_STIMULI = 92
 
 def default_root() -> Path:
     """The shared 92-image folder (``FileNotFoundError`` naming it when absent)."""
-
     return shared_path(*SUBDIR)
 
 

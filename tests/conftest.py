@@ -12,7 +12,6 @@ import torch
 
 from data_loaders.shared import shared_dir
 
-
 if os.environ.get("PYTEST_XDIST_WORKER"):
     torch.set_num_threads(1)  # one thread per xdist worker: no oversubscription of the cores
 

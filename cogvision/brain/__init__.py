@@ -8,7 +8,12 @@ from cogvision.brain.banded import BandedRidgeCV
 from cogvision.brain.factorized import FactorizedEncoder
 from cogvision.brain.features import as_grid, as_matrix, cached_features
 from cogvision.brain.metrics import (
-    check_responses, explainable_variance, noise_normalized_score, pearson_r, r2_per_target, roi_summary,
+    check_responses,
+    explainable_variance,
+    noise_normalized_score,
+    pearson_r,
+    r2_per_target,
+    roi_summary,
 )
 from cogvision.brain.partition import variance_partition
 from cogvision.brain.ridge import RidgeCV, make_splits

@@ -10,8 +10,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from cogvision import demo as demo_job
-from cogvision.device import resolve_device
 from cogvision.commands._options import device_option, existing_folder, out_option, overwrite_option, split_names
+from cogvision.device import resolve_device
 from data_loaders.shared import shared_dir
 
 console = Console()

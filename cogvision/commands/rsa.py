@@ -12,7 +12,14 @@ from rich.markup import escape
 
 from cogvision.brain.rsa import METHODS, METRICS
 from cogvision.commands._options import (
-    device_option, layers_option, model_option, out_option, overwrite_option, seed_option, split_names, weights_option,
+    device_option,
+    layers_option,
+    model_option,
+    out_option,
+    overwrite_option,
+    seed_option,
+    split_names,
+    weights_option,
 )
 from cogvision.jobs.rsa import run_rsa
 

@@ -22,7 +22,15 @@ from cogvision._docs import fill_doc
 from cogvision.brain.rsa import METHODS, METRICS
 from cogvision.brain.rsa_report import model_layer_rdms, rsa_tables
 from cogvision.device import resolve_device
-from cogvision.io import atomic_write, check_out_dir, publish_folder, run_metadata, save_figure, write_dataset, write_table
+from cogvision.io import (
+    atomic_write,
+    check_out_dir,
+    publish_folder,
+    run_metadata,
+    save_figure,
+    write_dataset,
+    write_table,
+)
 from cogvision.viz.brain import plot_rsa_layers
 from data_loaders.images import to_tensor
 from data_loaders.kriegeskorte92 import load_92images, reference_rdms

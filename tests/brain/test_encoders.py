@@ -7,7 +7,11 @@ import torch
 
 from cogvision.brain.factorized import FactorizedEncoder, gaussian_maps
 from cogvision.brain.transformer import (
-    BrainDecoder, GatherReadout, TransformerBrainEncoder, query_assignment, sine_position_encoding,
+    BrainDecoder,
+    GatherReadout,
+    TransformerBrainEncoder,
+    query_assignment,
+    sine_position_encoding,
 )
 
 

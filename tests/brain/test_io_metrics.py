@@ -6,7 +6,12 @@ import pytest
 import torch
 
 from cogvision.brain.metrics import (
-    check_responses, explainable_variance, noise_normalized_score, pearson_r, r2_per_target, roi_summary,
+    check_responses,
+    explainable_variance,
+    noise_normalized_score,
+    pearson_r,
+    r2_per_target,
+    roi_summary,
 )
 from cogvision.brain.nilearn_io import mask_responses, save_gifti, to_fsaverage, to_nifti, zscore_runs
 

@@ -8,7 +8,10 @@ from scipy import stats
 
 from cogvision.brain.ablation import summarize, t_interval, target_table
 from cogvision.brain.transformer import (
-    GatherReadout, MembershipReadout, TransformerBrainEncoder, query_membership,
+    GatherReadout,
+    MembershipReadout,
+    TransformerBrainEncoder,
+    query_membership,
 )
 from cogvision.jobs.brain_ablation import ablation_study
 from data_loaders.synthetic_brain import category_pooling_maps, make_synthetic_brain
