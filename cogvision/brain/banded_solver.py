@@ -176,7 +176,10 @@ class _Problem:
             gram = x64.T @ x64
             for fold in self.folds:
                 x_test = self.x[fold.test]
-                x_mean = (self.x.sum(0) - x_test.sum(0)) / fold.n_train if fit_intercept else torch.zeros_like(self.x_mean)
+                if fit_intercept:
+                    x_mean = (self.x.sum(0) - x_test.sum(0)) / fold.n_train
+                else:
+                    x_mean = torch.zeros_like(self.x_mean)
                 t64, m64 = x_test.to(torch.float64), x_mean.to(torch.float64)
                 fold.gram = gram - t64.T @ t64 - fold.n_train * torch.outer(m64, m64)
                 fold.x_mean, fold.x_test = x_mean, x_test - x_mean

@@ -51,6 +51,7 @@ class FactorizedReadout(nn.Module):
         self.bias = nn.Parameter(torch.zeros(n_targets))
 
     def sigma(self) -> torch.Tensor:
+        """Gaussian widths (T,) in grid units, at least ``_MIN_SIGMA``."""
         return _MIN_SIGMA + self.log_sigma.exp()
 
     def maps(self) -> torch.Tensor:
@@ -60,6 +61,7 @@ class FactorizedReadout(nn.Module):
         return torch.softmax(self.logits, 1).view(-1, *self.grid)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Predicted responses (N, T) of feature grids ``x`` (N, C, H, W)."""
         flat = x.flatten(2)  # (N, C, HW)
         maps = self.maps().flatten(1)  # (T, HW)
         out = []
@@ -117,7 +119,8 @@ class FactorizedEncoder(NeuralEncoder):
         fwRF grid search over Gaussian candidates (``n_centres`` x ``n_centres`` centres x ``sigmas``,
         as fractions of the grid side), or every map starting wide at the grid centre.
     n_centres, sigmas, init_alpha
-        Grid-search settings (``init_alpha``: ridge penalty of the candidate fits, relative to the mean eigenvalue of their Gram matrix).
+        Grid-search settings (``init_alpha``: ridge penalty of the candidate fits, relative to the mean
+        eigenvalue of their Gram matrix).
     epochs, batch_size, lr, weight_decay
         Gradient training (AdamW).
     validation_fraction, patience

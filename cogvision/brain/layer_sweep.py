@@ -145,7 +145,9 @@ def encoder_differences(scores: pd.DataFrame, reference: str = "ridge", n_boot: 
         ``encoder, layer, reference_layer, n_neuroids, median_difference, low, high, fraction_better``.
     """
     if reference not in set(scores["encoder"]):
-        raise ValueError(f"reference encoder {reference!r} is not in the scores (have {sorted(set(scores['encoder']))})")
+        raise ValueError(
+            f"reference encoder {reference!r} is not in the scores (have {sorted(set(scores['encoder']))})"
+        )
     rng = np.random.default_rng(seed)
     ref_layer, ref = _best_layer(scores[scores["encoder"] == reference])
     rows = []

@@ -117,7 +117,9 @@ def noise_normalized_score(r: np.ndarray, noise_ceiling: np.ndarray, *, ceiling_
     r = np.asarray(r, dtype=np.float64)
     nc = np.asarray(noise_ceiling, dtype=np.float64)
     if r.shape != nc.shape:
-        raise ValueError(f"r has shape {r.shape} but noise_ceiling has shape {nc.shape}; expected one ceiling per target")
+        raise ValueError(
+            f"r has shape {r.shape} but noise_ceiling has shape {nc.shape}; expected one ceiling per target"
+        )
     if ceiling_unit == "percent":
         if np.nanmax(nc) <= 1.0:
             raise ValueError("noise_ceiling looks like a fraction (max <= 1) but ceiling_unit='percent'")
@@ -172,7 +174,9 @@ def roi_summary(scores: np.ndarray, rois, metric: str = "r") -> pd.DataFrame:
     scores = np.asarray(scores, dtype=np.float64)
     rois = np.asarray(rois)
     if rois.shape != scores.shape:
-        raise ValueError(f"rois has shape {rois.shape} but scores has shape {scores.shape}; expected one label per target")
+        raise ValueError(
+            f"rois has shape {rois.shape} but scores has shape {scores.shape}; expected one label per target"
+        )
     frame = pd.DataFrame({"roi": rois, "score": scores})
     rows = []
     for roi, group in frame.groupby("roi", sort=True):

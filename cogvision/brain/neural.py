@@ -150,7 +150,9 @@ class NeuralEncoder(BaseEstimator):
             raise ValueError(f"{type(self).__name__} is not fitted yet; call fit first")
         x = self._prepare_x(features)
         if tuple(x.shape[1:]) != self.grid_shape_:
-            raise ValueError(f"features have shape (C, H, W) = {tuple(x.shape[1:])}; the encoder was fitted on {self.grid_shape_}")
+            raise ValueError(
+                f"features have shape (C, H, W) = {tuple(x.shape[1:])}; the encoder was fitted on {self.grid_shape_}"
+            )
         device = next(self.module_.parameters()).device
         out = [self.module_(x[i:i + batch_size].to(device)).float().cpu().numpy() for i in range(0, len(x), batch_size)]
         return np.concatenate(out) * self.y_std_ + self.y_mean_

@@ -117,7 +117,9 @@ def to_fsaverage(values: np.ndarray, fsaverage_index: np.ndarray, n_vertices: in
     values = np.asarray(values, dtype=np.float64)
     index = np.asarray(fsaverage_index)
     if values.shape != index.shape:
-        raise ValueError(f"values have shape {values.shape} but fsaverage_index has {index.shape}; expected one index per value")
+        raise ValueError(
+            f"values have shape {values.shape} but fsaverage_index has {index.shape}; expected one index per value"
+        )
     if index.size and (index.min() < 0 or index.max() >= n_vertices):
         raise ValueError(f"fsaverage_index must lie in [0, {n_vertices}), got [{index.min()}, {index.max()}]")
     full = np.full(n_vertices, fill, dtype=np.float64)

@@ -1,8 +1,9 @@
 # 467 lines: one estimator with its fold solver and save/load; the solver is its only user.
 """Cross-validated ridge regression for many targets at once, in torch (CPU or GPU).
 
-For each cross-validation fold one thin SVD (from the eigendecomposition of the smaller Gram matrix) of the centred training features, ``X_tr = U S V^T``,
-gives the held-out predictions of every ridge penalty ``alpha`` for every target:
+For each cross-validation fold one thin SVD (from the eigendecomposition of the smaller Gram matrix) of the
+centred training features, ``X_tr = U S V^T``, gives the held-out predictions of every ridge penalty ``alpha``
+for every target:
 
 ``Y_hat(alpha) = (X_te V) diag(s / (s^2 + alpha)) (U^T Y_tr)``.
 

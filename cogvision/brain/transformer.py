@@ -76,7 +76,8 @@ class GatherReadout(nn.Module):
         self.register_buffer("inverse", torch.argsort(order))
         counts = torch.bincount(query_index)
         starts = torch.cumsum(counts, 0) - counts
-        self.groups = [(int(q), int(start), int(start + c)) for q, (start, c) in enumerate(zip(starts, counts)) if c > 0]
+        self.groups = [(int(q), int(start), int(start + c))
+                       for q, (start, c) in enumerate(zip(starts, counts)) if c > 0]
         n_queries, width = len(counts), int(counts.max()) if len(counts) else 0
         if len(self.groups) > max_groups:
             self.mode = "elementwise"
@@ -159,7 +160,10 @@ class BrainDecoder(nn.Module):
         self.ffn = nn.Sequential(nn.Linear(d_model, dim_feedforward), nn.ReLU(), nn.Dropout(dropout),
                                  nn.Linear(dim_feedforward, d_model))
         self.dropout = nn.Dropout(dropout)
-        self.readout = MembershipReadout(membership, d_model) if membership is not None else GatherReadout(query_index, d_model)
+        if membership is not None:
+            self.readout = MembershipReadout(membership, d_model)
+        else:
+            self.readout = GatherReadout(query_index, d_model)
 
     def decode(self, x: torch.Tensor, need_weights: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Query outputs (N, Q, d) and, if asked, head-averaged attention (N, Q, H*W)."""
@@ -172,6 +176,7 @@ class BrainDecoder(nn.Module):
         return out, weights
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Predicted responses (N, T) of feature grids ``x`` (N, C, H, W)."""
         return self.readout(self.decode(x)[0])
 
 
