@@ -11,7 +11,8 @@ from cogvision.commands._errors import handle_all
 from cogvision.reporting import set_quiet
 
 # rich_markup_mode=None: plain help, and a flag typer itself rejects (a missing file, a value outside a choice) is
-# reported as plain lines ("Error: Invalid value for '--weights': ...") rather than inside a box, like every other error.
+# reported as plain lines ("Error: Invalid value for '--weights': ...") rather than inside a box, like every other
+# error.
 app = typer.Typer(help="cogvision: models of human-like visual attention on any vision network.",
                   no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None)
 

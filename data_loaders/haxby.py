@@ -58,7 +58,9 @@ def load_haxby(root: str | Path | None = None) -> HaxbySlice:
             raise FileNotFoundError(f"Haxby file {path} does not exist")
     table = pd.read_csv(paths["attributes.txt"], sep=r"\s+", header=None)
     if table.shape[1] != 2 or not all(np.issubdtype(t, np.integer) for t in table.dtypes):
-        raise ValueError(f"{paths['attributes.txt']} must hold two integer columns 'label run', got {table.shape[1]} columns")
+        raise ValueError(
+            f"{paths['attributes.txt']} must hold two integer columns 'label run', got {table.shape[1]} columns"
+        )
     labels, runs = table[0].to_numpy(), table[1].to_numpy()
     if labels.min() < 0 or labels.max() >= len(CATEGORIES):
         raise ValueError(f"{paths['attributes.txt']} has labels outside 0..{len(CATEGORIES) - 1}")
@@ -120,6 +122,7 @@ def category_design(attributes: pd.DataFrame, tr: float = TR, kind: str = "hrf",
         else:
             cats = attributes.loc[attributes["run"] == run, "category"].to_numpy()
             onehot = np.stack([(cats == c).astype(float) for c in names], 1)
-            shifted = {f"{c}_lag{lag}": np.r_[np.zeros(lag), onehot[:n - lag, i]] for lag in lags for i, c in enumerate(names)}
+            shifted = {f"{c}_lag{lag}": np.r_[np.zeros(lag), onehot[:n - lag, i]]
+                       for lag in lags for i, c in enumerate(names)}
             parts.append(pd.DataFrame(shifted))
     return pd.concat(parts, ignore_index=True).set_axis(attributes.index)

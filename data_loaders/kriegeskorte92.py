@@ -98,7 +98,9 @@ def load_92images(root: str | Path | None = None) -> xr.Dataset:
     monkey = [k for k in fig1 if k.startswith("mIT")]
     human_group = [k for k in fig1 if k.startswith("hIT")]
     if not monkey or not human_group:
-        raise ValueError(f"{supp_path}: RDMs_mIT_hIT_fig1 should hold an 'mIT...' and an 'hIT...' RDM, got {list(fig1)}")
+        raise ValueError(
+            f"{supp_path}: RDMs_mIT_hIT_fig1 should hold an 'mIT...' and an 'hIT...' RDM, got {list(fig1)}"
+        )
 
     brain = _loadmat(brain_path)
     if "RDMs" not in brain:

@@ -36,7 +36,8 @@ def shared_path(*parts: str) -> Path:
     root = shared_dir()
     if root is None:
         raise FileNotFoundError(
-            f"no shared data folder: set ${ENV_VAR} or place 'shared/' beside the repository (looked for {'/'.join(parts)})"
+            f"no shared data folder: set ${ENV_VAR} or place 'shared/' beside the repository "
+            f"(looked for {'/'.join(parts)})"
         )
     path = root.joinpath(*parts)
     if not path.exists():

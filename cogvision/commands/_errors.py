@@ -99,7 +99,8 @@ def handle_errors(func: F) -> F:
         except KeyboardInterrupt:
             if debug:
                 raise
-            report("interrupted; earlier results are unchanged and no half-written output was kept (a resumable run says above where its checkpoints are)")
+            report("interrupted; earlier results are unchanged and no half-written output was kept "
+                   "(a resumable run says above where its checkpoints are)")
             raise typer.Exit(code=INTERRUPT_EXIT) from None
         except USER_ERRORS as err:
             if debug:

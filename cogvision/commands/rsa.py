@@ -1,4 +1,7 @@
-"""``cogvision rsa``: a network's layer RDMs against human and monkey IT on the 92-image set (job: :mod:`cogvision.jobs.rsa`)."""
+"""``cogvision rsa``: a network's layer RDMs against human and monkey IT on the 92-image set.
+
+Job: :mod:`cogvision.jobs.rsa`.
+"""
 
 from __future__ import annotations
 
@@ -31,7 +34,8 @@ Method = Enum("Method", {m: m for m in METHODS}, type=str)
 def rsa(
     model: str = model_option(),
     weights: Optional[Path] = weights_option("Local weights (default: the seeded random initialisation)."),
-    stimuli: Path = typer.Option(..., "--stimuli", help="Folder in the 92-image layout (Kriegeskorte 2008 .mat files)."),
+    stimuli: Path = typer.Option(..., "--stimuli",
+                                 help="Folder in the 92-image layout (Kriegeskorte 2008 .mat files)."),
     out: Path = out_option(help="Result folder."),
     layers: Optional[str] = layers_option(help="Default: 8 spread over the network."),
     metric: Metric = typer.Option("correlation", "--metric", help="RDM distance."),

@@ -76,7 +76,8 @@ def _haxby(out_dir: Path, shared: Path, device: str) -> tuple[str, dict]:
     x = category_design(haxby.attributes, haxby.tr).to_numpy()
     pred = np.zeros_like(y)
     for train, test in make_splits(len(y), "logo", runs):
-        model = RidgeCV(alphas=np.logspace(-2, 5, 8), cv="logo", device=device).fit(x[train], y[train], groups=runs[train])
+        model = RidgeCV(alphas=np.logspace(-2, 5, 8), cv="logo", device=device)
+        model.fit(x[train], y[train], groups=runs[train])
         pred[test] = model.predict(x[test])
     r = pearson_r(y, pred)
     save_figure(plot_volume_map(to_nifti(r, masker), title="Haxby: held-out r"), out_dir / "haxby_r.png", dpi=100)

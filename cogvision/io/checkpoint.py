@@ -36,7 +36,8 @@ def read_checkpoint(path: str | os.PathLike, what: str = "checkpoint") -> Any:
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{what} {path} does not exist" if not path.exists() else f"{what} {path} is not a file")
+        reason = "does not exist" if not path.exists() else "is not a file"
+        raise FileNotFoundError(f"{what} {path} {reason}")
     if path.stat().st_size == 0:
         raise ValueError(f"{what} {path} is empty (0 bytes): it was not written completely; delete it and "
                          "write it again")

@@ -54,13 +54,16 @@ def token_layout(model: nn.Module, image_size: tuple[int, int]) -> TokenLayout:
     """
     patch_embed = getattr(model, "patch_embed", None)
     if patch_embed is None:
-        raise ValueError(f"{type(model).__name__} is not a ViT (no patch_embed): token layout and attention maps need one")
+        raise ValueError(
+            f"{type(model).__name__} is not a ViT (no patch_embed): token layout and attention maps need one"
+        )
     patch = patch_embed.patch_size
     patch = (patch, patch) if isinstance(patch, int) else tuple(patch)
     grid = (image_size[0] // patch[0], image_size[1] // patch[1])
     has_cls = getattr(model, "cls_token", None) is not None
     n_prefix = int(getattr(model, "num_prefix_tokens", int(has_cls)))
-    return TokenLayout(n_prefix=n_prefix, has_cls=has_cls, n_registers=n_prefix - int(has_cls), grid=grid, patch_size=patch)
+    return TokenLayout(n_prefix=n_prefix, has_cls=has_cls, n_registers=n_prefix - int(has_cls), grid=grid,
+                       patch_size=patch)
 
 
 def attention_modules(model: nn.Module) -> dict[str, nn.Module]:

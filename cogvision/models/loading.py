@@ -53,7 +53,8 @@ SPEC_EXAMPLES = {
     "torchvision": ("torchvision:mobilenet_v2", "any torchvision.models name, random init; weights from --weights"),
     "hf": ("hf:/path/to/local/dinov2-small", "a transformers model folder on disk (extra: cogvision[hf])"),
     "torchscript": ("torchscript:/path/to/model.pt", "a TorchScript archive"),
-    "module": ("mypackage.nets:my_cnn", "package.module:factory, any callable returning nn.Module (runs code: allow_code)"),
+    "module": ("mypackage.nets:my_cnn",
+               "package.module:factory, any callable returning nn.Module (runs code: allow_code)"),
 }
 
 
@@ -90,7 +91,9 @@ def _huggingface(name: str, kwargs: dict, allow_code: bool) -> tuple[torch.nn.Mo
     try:
         model = transformers.AutoModel.from_pretrained(name, local_files_only=True, **kwargs)
     except OSError as err:
-        raise FileNotFoundError(f"no local transformers model at {name!r} (downloads are not attempted): {err}") from err
+        raise FileNotFoundError(
+            f"no local transformers model at {name!r} (downloads are not attempted): {err}"
+        ) from err
     try:
         proc = transformers.AutoImageProcessor.from_pretrained(name, local_files_only=True)
         size = proc.crop_size["height"] if getattr(proc, "crop_size", None) else proc.size.get("height", 224)
@@ -149,7 +152,8 @@ def _code_refused(spec: str, module_name: str, why: str) -> ValueError:
         "(load_model(..., allow_code=True); in a config file `allow_code: true`)")
 
 
-def _factory(module_name: str, attr: str, spec: str, kwargs: dict, allow_code: bool) -> tuple[torch.nn.Module, Preprocessing]:
+def _factory(module_name: str, attr: str, spec: str, kwargs: dict,
+             allow_code: bool) -> tuple[torch.nn.Module, Preprocessing]:
     if not _is_module_path(module_name):
         raise ValueError(f"unknown model source {module_name!r} in {spec!r}; choices: {', '.join(MODEL_SOURCES)} "
                          f"or {CODE_FORM} (with allow_code=True)")

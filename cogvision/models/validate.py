@@ -79,7 +79,9 @@ def validate_model(model: nn.Module, image_size: int | tuple[int, int] = 224) ->
         else:
             report.problems.append(f"forward returns {type(output).__name__}, expected a tensor")
     except Exception as err:  # any failure of a user's model is reported, not raised
-        report.problems.append(f"forward pass on a (1, 3, {size[0]}, {size[1]}) image failed: {type(err).__name__}: {err}")
+        report.problems.append(
+            f"forward pass on a (1, 3, {size[0]}, {size[1]}) image failed: {type(err).__name__}: {err}"
+        )
     finally:
         model.train(was_training)
     if not list_layers(model):

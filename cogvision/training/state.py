@@ -59,7 +59,8 @@ class EarlyStopping:
 
         Without a value (no validation metric) every epoch counts as an improvement, so the last epoch is the best.
         """
-        improved = value is None or self.best is None or (value < self.best if self.mode == "min" else value > self.best)
+        improved = (value is None or self.best is None
+                    or (value < self.best if self.mode == "min" else value > self.best))
         if improved:
             self.best, self.best_epoch, self.bad_epochs = value, epoch, 0
         else:
