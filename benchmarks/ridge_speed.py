@@ -92,7 +92,8 @@ def main() -> None:
     rows = []
     for dtype in ("float32", "float64"):
         xd, yd = x.astype(dtype), y.astype(dtype)
-        ours_s, ours = timed(lambda: RidgeCV(alphas=alphas, cv=5, scoring="neg_mse", device=device, dtype=dtype).fit(xd, yd))
+        ours_s, ours = timed(lambda: RidgeCV(alphas=alphas, cv=5, scoring="neg_mse", device=device,
+                                             dtype=dtype).fit(xd, yd))
         pred = ours.predict(xd)
         row = {"dtype": dtype, "cogvision_s": ours_s,
                "prediction_floor_s": prediction_floor(n, p, t, len(alphas), 5, dtype, device)}
@@ -120,8 +121,9 @@ def main() -> None:
           f"{'same alpha':>10} {'max|d| him':>11} {'max|d| skl':>11}")
     for r in rows:
         sk = r.get("sklearn_s", float("nan"))
-        print(f"{r['dtype']:8} {r['cogvision_s']:8.2f} {r['himalaya_s']:11.2f} {r['himalaya_s'] / r['cogvision_s']:10.2f} "
-              f"{sk:10.2f} {sk / r['cogvision_s']:10.2f} {r['himalaya_same_alpha']:10.4f} {r['himalaya_max_abs_diff']:11.2e} "
+        print(f"{r['dtype']:8} {r['cogvision_s']:8.2f} {r['himalaya_s']:11.2f} "
+              f"{r['himalaya_s'] / r['cogvision_s']:10.2f} {sk:10.2f} {sk / r['cogvision_s']:10.2f} "
+              f"{r['himalaya_same_alpha']:10.4f} {r['himalaya_max_abs_diff']:11.2e} "
               f"{r.get('sklearn_max_abs_diff', float('nan')):11.2e}")
 
 

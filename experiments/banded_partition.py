@@ -53,7 +53,8 @@ def v4_data(session: str, layers: list[str], cache: Path):
     bands = [np.arange(a, b) for a, b in zip(edges[:-1], edges[1:])]
     meta = {"session": session, "layers": layers, "features_per_layer": sizes,
             "nonconstant_features": [len(k) for k in keep], "n_images": int(len(images))}
-    return x, ds["responses"].values.astype(np.float64), bands, layers, KFold(5, shuffle=True, random_state=0), 5, None, meta
+    return (x, ds["responses"].values.astype(np.float64), bands, layers, KFold(5, shuffle=True, random_state=0), 5,
+            None, meta)
 
 
 def haxby_data():

@@ -1,6 +1,7 @@
 """The transformer encoder's claim on the synthetic brain, ablated over 5 seeds (cogvision.jobs.brain_ablation).
 
-    OMP_NUM_THREADS=1 python experiments/brain_transformer_ablation.py --out experiments/brain_transformer_ablation_results
+    OMP_NUM_THREADS=1 python experiments/brain_transformer_ablation.py \
+        --out experiments/brain_transformer_ablation_results
 
 Full size by default (600 stimuli, 32 retinotopic + 16 category voxels, noise ceiling 0.8, factorised 30 epochs,
 transformer d_model 64 / 4 heads / FFN 128 / 40 epochs: the settings of docs/brain.md's synthetic table);

@@ -59,7 +59,8 @@ W = "{ws}"
 CASES = [
     # foveate
     (["foveate", f"{W}/good.png", "--out", f"{W}/file"], "is a file"),
-    (["foveate", f"{W}/a/same.png", f"{W}/b/same.png", "--out", f"{W}/new"], "would both be written as same_texture.png"),
+    (["foveate", f"{W}/a/same.png", f"{W}/b/same.png", "--out", f"{W}/new"],
+     "would both be written as same_texture.png"),
     (["foveate", f"{W}/text.jpg", "--out", f"{W}/new"], "not an image file"),
     (["foveate", f"{W}/good.png", "--out", f"{W}/new", "--device", "gpu"], "unknown device 'gpu'"),
     (["foveate", f"{W}/missing.png", "--out", f"{W}/prev", "--overwrite"], "does not exist"),

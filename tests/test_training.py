@@ -76,7 +76,10 @@ def test_gradient_clipping_bounds_the_step():
     data = TensorDataset(x, torch.zeros(4))
     model = torch.nn.Linear(1, 1, bias=False)
     torch.nn.init.constant_(model.weight, 1.0)
-    opt = lambda m: torch.optim.SGD(m.parameters(), lr=1.0)
+
+    def opt(m):
+        return torch.optim.SGD(m.parameters(), lr=1.0)
+
     fit(model, data, _loss, epochs=1, batch_size=4, optimizer=opt, grad_clip=0.5, progress=False)
     assert abs(model.weight.item() - 0.5) < 1e-6
 

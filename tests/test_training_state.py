@@ -37,8 +37,8 @@ def _loss(model, batch):
 
 def _state(model):
     opt = default_optimizer(0.05)(model)
-    return LoopState(model, opt, torch.optim.lr_scheduler.StepLR(opt, 1, 0.5), torch.amp.GradScaler("cuda", enabled=False),
-                     EarlyStopping("min", 3))
+    return LoopState(model, opt, torch.optim.lr_scheduler.StepLR(opt, 1, 0.5),
+                     torch.amp.GradScaler("cuda", enabled=False), EarlyStopping("min", 3))
 
 
 def _same_weights(a, b):
@@ -121,8 +121,8 @@ def test_loop_state_round_trip_restores_every_part():
 @pytest.mark.parametrize("interrupt_after", [1, 2, 4])
 def test_resume_after_any_epoch_reproduces_the_uninterrupted_fit(tmp_path, interrupt_after):
     train, val = _problem()
-    kw = {"batch_size": 8, "lr": 0.03, "weight_decay": 0.01, "val_metric": val, "patience": 3, "grad_clip": 2.0, "seed": 6,
-              "scheduler": lambda o: torch.optim.lr_scheduler.StepLR(o, 2, 0.7), "progress": False}
+    kw = {"batch_size": 8, "lr": 0.03, "weight_decay": 0.01, "val_metric": val, "patience": 3, "grad_clip": 2.0,
+          "seed": 6, "scheduler": lambda o: torch.optim.lr_scheduler.StepLR(o, 2, 0.7), "progress": False}
     full = _model()
     ref = fit(full, train, _loss, epochs=6, checkpoint_dir=tmp_path / "full", **kw)
     fit(_model(), train, _loss, epochs=interrupt_after, checkpoint_dir=tmp_path / "part", **kw)

@@ -79,7 +79,8 @@ def test_transformer_learns_content_and_location_routing():
     x, y, yy, xx = _routing_task()
     info = pd.DataFrame({"roi": ["content", "location"]})
     enc = TransformerBrainEncoder(queries="roi", d_model=32, n_heads=4, dim_feedforward=64, dropout=0.0, epochs=40,
-                                  lr=3e-3, validation_fraction=0.0, device="cpu").fit(x[:256], y[:256], target_info=info)
+                                  lr=3e-3, validation_fraction=0.0, device="cpu")
+    enc.fit(x[:256], y[:256], target_info=info)
     r = enc.score(x[256:], y[256:], per_target=True)
     assert np.all(r > 0.8), r
     maps = enc.routing_maps(x[256:])

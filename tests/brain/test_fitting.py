@@ -45,7 +45,8 @@ def test_ridge_fit_writes_scores_and_matches_direct_loop(tmp_path):
     groups = np.repeat(np.arange(6), 12)
     pred = np.zeros_like(y)
     for train, test in make_splits(72, "logo", groups):
-        model = RidgeCV(alphas=[0.1, 1.0, 10.0, 100.0], cv="logo", device="cpu").fit(x[train], y[train], groups=groups[train])
+        model = RidgeCV(alphas=[0.1, 1.0, 10.0, 100.0], cv="logo", device="cpu")
+        model.fit(x[train], y[train], groups=groups[train])
         pred[test] = model.predict(x[test])
     np.testing.assert_allclose(scores["r"], pearson_r(y, pred), atol=1e-6)
     assert summary["n_folds"] == 6 and json.loads((tmp_path / "out" / "summary.json").read_text()) == summary

@@ -43,7 +43,8 @@ def test_sweep_scores_contract(session_dir, tmp_path):
     assert scores["r2_noise_corrected"].notna().any()
     summary = pd.read_csv(tmp_path / "out" / "summary.csv")
     assert (summary["median_r_low"] <= summary["median_r_high"]).all()
-    assert (tmp_path / "out" / "summary.json").is_file() and (tmp_path / "out" / "figures" / "layer_curves.png").is_file()
+    assert (tmp_path / "out" / "summary.json").is_file()
+    assert (tmp_path / "out" / "figures" / "layer_curves.png").is_file()
 
 
 def test_sweep_without_repeats_gives_nan(tmp_path):
@@ -68,7 +69,8 @@ def test_sweep_dask_equals_single_process(session_dir, tmp_path):
     (lambda c: c["data"].update(colour="red"), r"data: unknown key\(s\) \['colour'\]; expected some of \['dataset', "),
     (lambda c: c["model"].update(layers="features.1"), r"model.layers: input should be a valid list, got 'features.1'"),
     (lambda c: c["model"].update(pool="4"), r"model.pool: input should be a valid integer, got '4'"),
-    (lambda c: c["encoders"][0].update(alpha=3), r"encoders\[0\]: unknown key\(s\) \['alpha'\]; expected some of \['alphas'"),
+    (lambda c: c["encoders"][0].update(alpha=3),
+     r"encoders\[0\]: unknown key\(s\) \['alpha'\]; expected some of \['alphas'"),
     (lambda c: c.update(extra=1), r"unknown section\(s\) \['extra'\]"),
     (lambda c: c["model"].update(scale="zscore"), r"model.scale: expected 'none' or 'rms', got 'zscore'"),
     (lambda c: c["model"].update(weights="nowhere.pt"), r"model.weights: file .*nowhere.pt does not exist"),
@@ -139,7 +141,8 @@ def test_rsa_command(tmp_path, shared):
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     table = pd.read_csv(out / "rsa.csv")
-    assert {"layer", "reference", "tau_a", "tau_a_low", "tau_a_high", "ceiling_low", "ceiling_high"} <= set(table.columns)
+    columns = {"layer", "reference", "tau_a", "tau_a_low", "tau_a_high", "ceiling_low", "ceiling_high"}
+    assert columns <= set(table.columns)
     assert set(table["reference"]) == {"human_it", "monkey_it"}
     assert table.loc[table["reference"] == "monkey_it", "ceiling_low"].isna().all()  # one monkey RDM: no band
     assert (out / "mixed.csv").is_file() and (out / "figures" / "rsa_layers.png").is_file()
