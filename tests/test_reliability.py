@@ -14,6 +14,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from cogvision.cli import app
+from tests.helpers import snapshot
 
 runner = CliRunner()
 TINY = "cogvision.models.builtin:tiny_cnn"
@@ -49,10 +50,6 @@ def ws(tmp_path):
     prev.mkdir()
     (prev / "keep.txt").write_text("finished results")
     return tmp_path
-
-
-def _snapshot(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 W = "{ws}"
@@ -113,13 +110,13 @@ CASES = [
 
 @pytest.mark.parametrize("args, message", CASES, ids=[" ".join(a[:1] + [m]) for a, m in CASES])
 def test_bad_input_is_one_clear_error_and_nothing_is_lost(ws, args, message):
-    before = _snapshot(ws)
+    before = snapshot(ws)
     result = runner.invoke(app, [a.replace(W, str(ws)) for a in args])
     output = " ".join(result.output.split())
     assert result.exit_code == 2, result.output
     assert message in output, result.output
     assert "Traceback" not in result.output and "weights_only=False" not in result.output
-    assert _snapshot(ws) == before  # every file that was there is byte-identical, and nothing was added
+    assert snapshot(ws) == before  # every file that was there is byte-identical, and nothing was added
     assert not (ws / "new").exists()
     assert not [p for p in ws.iterdir() if ".partial-" in p.name or ".tmp" in p.name]
 
@@ -149,11 +146,11 @@ def test_fit_encoder_resume_names_the_keys_that_differ(ws):
     assert runner.invoke(app, ["fit-encoder", str(config), "--out", str(out), "--device", "cpu"]).exit_code == 0
     assert (out / "run.json").is_file()
     (out / "summary.json").unlink()  # as if interrupted before the end
-    before = _snapshot(out)
+    before = snapshot(out)
     changed = _npy_config(ws, alphas=(1.0, 100.0))
     result = runner.invoke(app, ["fit-encoder", str(changed), "--out", str(out), "--resume", "--device", "cpu"])
     assert result.exit_code == 2 and "encoder.alphas" in result.output, result.output
-    assert _snapshot(out) == before
+    assert snapshot(out) == before
 
 
 @pytest.mark.parametrize("command, target", [
@@ -176,11 +173,11 @@ def test_ctrl_c_while_writing_keeps_the_previous_output(ws, monkeypatch, command
 
     module, name = target.rsplit(".", 1)
     monkeypatch.setattr(module + "." + name, interrupted)
-    before = _snapshot(ws / "prev")
+    before = snapshot(ws / "prev")
     args = [a.format(ws=ws, prev=ws / "prev", config=config) for a in command]
     result = runner.invoke(app, args)
     assert result.exit_code == 130 and "interrupted" in result.output, result.output
-    assert _snapshot(ws / "prev") == before
+    assert snapshot(ws / "prev") == before
     assert not [p for p in ws.iterdir() if ".partial-" in p.name]
 
 

@@ -3,34 +3,21 @@ import torch
 from torch.utils.data import TensorDataset
 
 from cogvision.training import CHECKPOINT_NAME, fit
+from tests.helpers import batch_mse, regression_problem, small_mlp
 
 
-def _problem(seed=0):
-    g = torch.Generator().manual_seed(seed)
-    x = torch.randn(96, 5, generator=g)
-    y = x @ torch.tensor([1.0, -2.0, 0.5, 0.0, 3.0]) + 0.1 * torch.randn(96, generator=g)
-    return TensorDataset(x, y), TensorDataset(x[:32] + 0.01, y[:32])
+def _problem():
+    return regression_problem(seed=0, n=96, noise=0.1, n_val=32, shift=0.01)
 
 
 def _model():
-    torch.manual_seed(1)
-    return torch.nn.Sequential(torch.nn.Linear(5, 16), torch.nn.Dropout(0.2), torch.nn.ReLU(), torch.nn.Linear(16, 1))
-
-
-def _loss(model, batch):
-    x, y = batch
-    return torch.nn.functional.mse_loss(model(x).squeeze(-1), y)
-
-
-def _val(data):
-    x, y = data.tensors
-    return lambda model: float(torch.nn.functional.mse_loss(model(x).squeeze(-1), y))
+    return small_mlp(seed=1, hidden=16, dropout=0.2)
 
 
 def test_fit_learns_and_reports_history():
     train, val = _problem()
     model = _model()
-    result = fit(model, train, _loss, epochs=15, batch_size=16, lr=0.02, val_metric=_val(val), progress=False)
+    result = fit(model, train, batch_mse, epochs=15, batch_size=16, lr=0.02, val_metric=val, progress=False)
     h = result.history
     assert list(h.columns) == ["epoch", "train_loss", "val_metric", "lr", "seconds"]
     assert h.train_loss.iloc[-1] < 0.2 * h.train_loss.iloc[0]
@@ -40,13 +27,13 @@ def test_fit_learns_and_reports_history():
 def test_resume_equals_uninterrupted(tmp_path):
     train, val = _problem()
     full = _model()
-    ref = fit(full, train, _loss, epochs=6, batch_size=16, lr=0.01, val_metric=_val(val), progress=False,
+    ref = fit(full, train, batch_mse, epochs=6, batch_size=16, lr=0.01, val_metric=val, progress=False,
               checkpoint_dir=tmp_path / "a", restore_best=False)
     part = _model()
-    fit(part, train, _loss, epochs=3, batch_size=16, lr=0.01, val_metric=_val(val), progress=False,
+    fit(part, train, batch_mse, epochs=3, batch_size=16, lr=0.01, val_metric=val, progress=False,
         checkpoint_dir=tmp_path / "b", restore_best=False)  # "interrupted" after epoch 3
     resumed_model = _model()
-    resumed = fit(resumed_model, train, _loss, epochs=6, batch_size=16, lr=0.01, val_metric=_val(val),
+    resumed = fit(resumed_model, train, batch_mse, epochs=6, batch_size=16, lr=0.01, val_metric=val,
                   progress=False, checkpoint_dir=tmp_path / "b", resume=True, restore_best=False)
     for a, b in zip(full.state_dict().values(), resumed_model.state_dict().values()):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
@@ -65,7 +52,7 @@ def test_early_stopping_and_best_restore():
         return next(calls)
 
     model = _model()
-    result = fit(model, train, _loss, epochs=8, lr=0.01, val_metric=metric, patience=2, progress=False)
+    result = fit(model, train, batch_mse, epochs=8, lr=0.01, val_metric=metric, patience=2, progress=False)
     assert result.stopped_early and len(result.history) == 4 and result.best_epoch == 1
     for key, value in model.state_dict().items():
         torch.testing.assert_close(value, snapshots[1][key])
@@ -80,17 +67,17 @@ def test_gradient_clipping_bounds_the_step():
     def opt(m):
         return torch.optim.SGD(m.parameters(), lr=1.0)
 
-    fit(model, data, _loss, epochs=1, batch_size=4, optimizer=opt, grad_clip=0.5, progress=False)
+    fit(model, data, batch_mse, epochs=1, batch_size=4, optimizer=opt, grad_clip=0.5, progress=False)
     assert abs(model.weight.item() - 0.5) < 1e-6
 
 
 def test_bad_arguments():
     train, _ = _problem()
     with pytest.raises(ValueError, match="patience"):
-        fit(_model(), train, _loss, patience=2, progress=False)
+        fit(_model(), train, batch_mse, patience=2, progress=False)
     with pytest.raises(ValueError, match="checkpoint_dir"):
-        fit(_model(), train, _loss, resume=True, progress=False)
+        fit(_model(), train, batch_mse, resume=True, progress=False)
     with pytest.raises(ValueError, match="empty"):
-        fit(_model(), TensorDataset(torch.zeros(0, 5), torch.zeros(0)), _loss, progress=False)
+        fit(_model(), TensorDataset(torch.zeros(0, 5), torch.zeros(0)), batch_mse, progress=False)
     with pytest.raises(FloatingPointError, match="loss became"):
         fit(_model(), train, lambda m, b: torch.tensor(float("nan"), requires_grad=True), progress=False)

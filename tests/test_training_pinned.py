@@ -6,9 +6,9 @@ loop -- another batch order, a missed scheduler step, a lost weight decay -- wou
 """
 
 import torch
-from torch.utils.data import TensorDataset
 
 from cogvision.training import fit
+from tests.helpers import batch_mse, regression_problem, small_mlp
 
 A_LOSS = [
     12.192375818888346, 9.870004177093506, 10.381794293721518, 9.549526532491049, 8.335508028666178,
@@ -66,20 +66,11 @@ C_WEIGHTS = [
 
 
 def _problem():
-    g = torch.Generator().manual_seed(7)
-    x = torch.randn(40, 5, generator=g)
-    y = x @ torch.tensor([1.0, -2.0, 0.5, 0.0, 3.0]) + 0.1 * torch.randn(40, generator=g)
-    xv, yv = x[:12] + 0.05, y[:12]
-    return TensorDataset(x, y), lambda m: float(torch.nn.functional.mse_loss(m(xv).squeeze(-1), yv))
+    return regression_problem(seed=7, n=40, noise=0.1, n_val=12)
 
 
 def _model():
-    torch.manual_seed(11)
-    return torch.nn.Sequential(torch.nn.Linear(5, 4), torch.nn.Dropout(0.25), torch.nn.ReLU(), torch.nn.Linear(4, 1))
-
-
-def _loss(model, batch):
-    return torch.nn.functional.mse_loss(model(batch[0]).squeeze(-1), batch[1])
+    return small_mlp(seed=11, hidden=4, dropout=0.25)
 
 
 def _close(actual, expected):
@@ -94,7 +85,7 @@ def _weights(model):
 def test_default_optimizer_scheduler_clipping_and_validation_are_pinned():
     train, val = _problem()
     model = _model()
-    result = fit(model, train, _loss, epochs=6, batch_size=16, lr=0.05, weight_decay=0.01,
+    result = fit(model, train, batch_mse, epochs=6, batch_size=16, lr=0.05, weight_decay=0.01,
                  scheduler=lambda o: torch.optim.lr_scheduler.StepLR(o, step_size=2, gamma=0.5),
                  val_metric=val, patience=2, grad_clip=1.0, seed=3, progress=False)
     _close(result.history.train_loss.tolist(), A_LOSS)
@@ -108,7 +99,7 @@ def test_default_optimizer_scheduler_clipping_and_validation_are_pinned():
 def test_optimizer_factory_without_validation_is_pinned():
     train, _ = _problem()
     model = _model()
-    result = fit(model, train, _loss, epochs=3, batch_size=8, seed=1, progress=False,
+    result = fit(model, train, batch_mse, epochs=3, batch_size=8, seed=1, progress=False,
                  optimizer=lambda m: torch.optim.SGD(m.parameters(), lr=0.02, momentum=0.9))
     _close(result.history.train_loss.tolist(), B_LOSS)
     assert result.history.lr.tolist() == [0.02] * 3
@@ -119,7 +110,7 @@ def test_optimizer_factory_without_validation_is_pinned():
 def test_early_stop_and_best_restore_are_pinned():
     train, val = _problem()
     model = _model()
-    result = fit(model, train, _loss, epochs=8, batch_size=8, lr=0.3, val_metric=val, patience=1, seed=5,
+    result = fit(model, train, batch_mse, epochs=8, batch_size=8, lr=0.3, val_metric=val, patience=1, seed=5,
                  progress=False)
     _close(result.history.train_loss.tolist(), C_LOSS)
     _close(result.history.val_metric.tolist(), C_VAL)

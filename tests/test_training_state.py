@@ -14,25 +14,17 @@ from cogvision.training import (
     fit,
     train_epoch,
 )
+from tests.helpers import batch_mse, regression_problem, small_mlp
 
 CPU = torch.device("cpu")
 
 
 def _problem():
-    g = torch.Generator().manual_seed(2)
-    x = torch.randn(48, 5, generator=g)
-    y = x @ torch.tensor([1.0, -2.0, 0.5, 0.0, 3.0]) + 0.2 * torch.randn(48, generator=g)
-    xv, yv = x[:16] + 0.05, y[:16]
-    return TensorDataset(x, y), lambda m: float(torch.nn.functional.mse_loss(m(xv).squeeze(-1), yv))
+    return regression_problem(seed=2, n=48, noise=0.2, n_val=16)
 
 
 def _model():
-    torch.manual_seed(4)
-    return torch.nn.Sequential(torch.nn.Linear(5, 8), torch.nn.Dropout(0.3), torch.nn.ReLU(), torch.nn.Linear(8, 1))
-
-
-def _loss(model, batch):
-    return torch.nn.functional.mse_loss(model(batch[0]).squeeze(-1), batch[1])
+    return small_mlp(seed=4, hidden=8, dropout=0.3)
 
 
 def _state(model):
@@ -85,7 +77,7 @@ def test_train_epoch_steps_once_per_batch_and_returns_the_mean_loss():
     data = TensorDataset(torch.ones(4, 1), torch.ones(4))
     opt = torch.optim.SGD(model.parameters(), lr=0.25)
     scaler = torch.amp.GradScaler("cuda", enabled=False)
-    mean = train_epoch(model, DataLoader(data, batch_size=2), _loss, opt, scaler, device=CPU)
+    mean = train_epoch(model, DataLoader(data, batch_size=2), batch_mse, opt, scaler, device=CPU)
     # batch 1: w=0, loss 1, grad -2 -> w=0.5; batch 2: loss 0.25, grad -1 -> w=0.75
     assert mean == pytest.approx((1.0 + 0.25) / 2)
     assert model.weight.item() == pytest.approx(0.75)
@@ -96,7 +88,7 @@ def test_loop_state_round_trip_restores_every_part():
     train, val = _problem()
     source = _state(_model())
     for epoch in range(2):
-        loss = train_epoch(source.model, DataLoader(train, batch_size=16), _loss, source.optimizer, source.scaler,
+        loss = train_epoch(source.model, DataLoader(train, batch_size=16), batch_mse, source.optimizer, source.scaler,
                            device=CPU, epoch=epoch)
         source.scheduler.step()
         with torch.no_grad():
@@ -124,10 +116,10 @@ def test_resume_after_any_epoch_reproduces_the_uninterrupted_fit(tmp_path, inter
     kw = {"batch_size": 8, "lr": 0.03, "weight_decay": 0.01, "val_metric": val, "patience": 3, "grad_clip": 2.0,
           "seed": 6, "scheduler": lambda o: torch.optim.lr_scheduler.StepLR(o, 2, 0.7), "progress": False}
     full = _model()
-    ref = fit(full, train, _loss, epochs=6, checkpoint_dir=tmp_path / "full", **kw)
-    fit(_model(), train, _loss, epochs=interrupt_after, checkpoint_dir=tmp_path / "part", **kw)
+    ref = fit(full, train, batch_mse, epochs=6, checkpoint_dir=tmp_path / "full", **kw)
+    fit(_model(), train, batch_mse, epochs=interrupt_after, checkpoint_dir=tmp_path / "part", **kw)
     resumed = _model()
-    out = fit(resumed, train, _loss, epochs=6, checkpoint_dir=tmp_path / "part", resume=True, **kw)
+    out = fit(resumed, train, batch_mse, epochs=6, checkpoint_dir=tmp_path / "part", resume=True, **kw)
     columns = ["epoch", "train_loss", "val_metric", "lr"]
     assert out.history[columns].equals(ref.history[columns])
     assert (out.best_epoch, out.best_metric, out.stopped_early) == (ref.best_epoch, ref.best_metric, ref.stopped_early)
@@ -140,10 +132,10 @@ def test_resuming_a_fit_that_stopped_early_returns_its_result(tmp_path):
     kw = {"epochs": 8, "lr": 0.01, "val_metric": lambda m: next(values), "patience": 2, "progress": False,
               "checkpoint_dir": tmp_path}
     first_model = _model()
-    first = fit(first_model, train, _loss, **kw)
+    first = fit(first_model, train, batch_mse, **kw)
     assert first.stopped_early and len(first.history) == 4
     again_model = _model()
-    again = fit(again_model, train, _loss, resume=True, **kw)  # no epoch runs: the metric is not called again
+    again = fit(again_model, train, batch_mse, resume=True, **kw)  # no epoch runs: the metric is not called again
     assert again.stopped_early and again.best_epoch == first.best_epoch == 1
     assert again.history.drop(columns="seconds").equals(first.history.drop(columns="seconds"))
     _same_weights(first_model, again_model)  # both restored to epoch 1
@@ -155,7 +147,7 @@ def test_resuming_a_fit_that_stopped_early_returns_its_result(tmp_path):
 def test_optimizer_and_default_optimizer_settings_together_are_an_error(extra, named):
     train, _ = _problem()
     with pytest.raises(ValueError, match=f"both optimizer= and {named}"):
-        fit(_model(), train, _loss, optimizer=lambda m: torch.optim.SGD(m.parameters(), lr=0.1), progress=False,
+        fit(_model(), train, batch_mse, optimizer=lambda m: torch.optim.SGD(m.parameters(), lr=0.1), progress=False,
             **extra)
 
 

@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 from cogvision.brain.fitting import fit_fold
 from cogvision.cli import app
 from tests.brain.test_neural_loaders import make_session
+from tests.helpers import snapshot
 
 runner = CliRunner()
 TINY = "builtin:tiny_cnn"
@@ -74,10 +75,6 @@ def _without(key: str, **changes):
         del config[key]
         config.update(changes)
     return change
-
-
-def _snapshot(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 def _set(path: str, value):
@@ -134,7 +131,7 @@ def test_bad_input_is_one_clear_error_and_nothing_is_lost(ws, change, flags, mes
     config = _good(ws)
     change(config)
     (ws / "fit.yaml").write_text(yaml.safe_dump(config))
-    before = _snapshot(ws)
+    before = snapshot(ws)
     flags = [f.format(ws=ws) for f in flags]
     out = [] if "--out" in flags else ["--out", str(ws / ("prev" if "--overwrite" in flags else "new"))]
     device = [] if "device" in config else ["--device", "cpu"]
@@ -143,7 +140,7 @@ def test_bad_input_is_one_clear_error_and_nothing_is_lost(ws, change, flags, mes
     assert result.exit_code == 2, result.output
     assert output.startswith("error:") and message in output, result.output
     assert "Traceback" not in result.output
-    assert _snapshot(ws) == before  # every file byte-identical, nothing added
+    assert snapshot(ws) == before  # every file byte-identical, nothing added
     assert not [p for p in ws.iterdir() if ".partial-" in p.name or ".tmp" in p.name]
 
 
@@ -158,11 +155,11 @@ RSA_CASES = [
 
 @pytest.mark.parametrize("flags, message", RSA_CASES, ids=[m[:30] for _, m in RSA_CASES])
 def test_rsa_bad_input(ws, flags, message):
-    before = _snapshot(ws)
+    before = snapshot(ws)
     result = runner.invoke(app, ["rsa", "--model", TINY, "--stimuli", str(ws / "v4"), "--out", str(ws / "new"),
                                  *flags])
     assert result.exit_code == 2 and message in " ".join(result.output.split()), result.output
-    assert "Traceback" not in result.output and _snapshot(ws) == before
+    assert "Traceback" not in result.output and snapshot(ws) == before
 
 
 def _slow_config(ws: Path) -> Path:
@@ -206,7 +203,7 @@ def test_interrupted_fit_resumes_to_the_uninterrupted_result(ws, monkeypatch):
 
 def test_sigint_during_overwrite_keeps_the_previous_output(ws):
     config = _slow_config(ws)
-    before = _snapshot(ws / "prev")
+    before = snapshot(ws / "prev")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "cogvision.cli", "fit-encoder", str(config), "--out",
                              str(ws / "prev"), "--overwrite"], cwd=Path(__file__).parents[2], env=env,
@@ -218,5 +215,5 @@ def test_sigint_during_overwrite_keeps_the_previous_output(ws):
     proc.send_signal(signal.SIGINT)
     output = proc.communicate(timeout=60)[0].decode()
     assert proc.returncode == 130, output
-    assert _snapshot(ws / "prev") == before
+    assert snapshot(ws / "prev") == before
     assert not list(ws.glob(".prev.partial-*"))

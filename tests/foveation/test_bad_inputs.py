@@ -3,8 +3,6 @@ exit code 2, files byte-identical, nothing new), and the one registry of system 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
@@ -15,6 +13,7 @@ from cogvision.cli import app
 from cogvision.foveation import ALL_SYSTEMS, FoveatedBlur, SystemParameters, make_system, system_name
 from cogvision.foveation.emergent import SYSTEMS
 from cogvision.foveation.matching import BLUR_SYSTEMS
+from tests.helpers import snapshot
 
 runner = CliRunner()
 
@@ -29,10 +28,6 @@ def ws(tmp_path):
     prev.mkdir()
     (prev / "keep.txt").write_text("finished results")
     return tmp_path
-
-
-def _snapshot(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 W = "{ws}"
@@ -51,12 +46,12 @@ CASES = [
 
 @pytest.mark.parametrize("extra, message", CASES, ids=[" ".join(c[0]) for c in CASES])
 def test_bad_foveate_input_is_one_clear_error_and_nothing_is_written(ws, extra, message):
-    before = _snapshot(ws)
+    before = snapshot(ws)
     result = runner.invoke(app, ["foveate", str(ws / "good.png"), "--out", str(ws / "new"), *extra])
     assert result.exit_code == 2, result.output
     assert message in " ".join(result.output.split()), result.output
     assert "Traceback" not in result.output
-    assert _snapshot(ws) == before
+    assert snapshot(ws) == before
     assert not (ws / "new").exists() and not [p for p in ws.iterdir() if p.name.startswith(".")]
 
 
@@ -65,13 +60,13 @@ def test_bad_foveate_input_is_one_clear_error_and_nothing_is_written(ws, extra, 
     (["{ws}/good.png", "--out", "{ws}/file/inner"], "is a file"),
 ])
 def test_bad_paths(ws, args, message):
-    before = _snapshot(ws)
+    before = snapshot(ws)
     argv = ["foveate", *[a.format(ws=ws) for a in args]]
     if "--out" not in argv:
         argv += ["--out", str(ws / "new")]
     result = runner.invoke(app, argv)
     assert result.exit_code == 2 and message in result.output, result.output
-    assert _snapshot(ws) == before
+    assert snapshot(ws) == before
 
 
 def test_one_set_of_names_and_the_blur_alias(ws):

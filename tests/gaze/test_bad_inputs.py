@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from cogvision.cli import app
 from cogvision.gaze.model import build_vitgaze
+from tests.helpers import snapshot
 
 runner = CliRunner()
 TINY = {"model": "cogvision.gaze.backbones:gaze_vit", "image_size": 32, "n_train": 8, "n_val": 4, "epochs": 1,
@@ -56,10 +57,6 @@ def files(tmp_path_factory) -> Path:
     (root / "malformed.json").write_text('{"epochs": 2,')
     (root / "list.yaml").write_text("- epochs\n- 2\n")
     return root
-
-
-def snapshot(folder: Path) -> dict[str, bytes | None]:
-    return {str(p.relative_to(folder)): (p.read_bytes() if p.is_file() else None) for p in sorted(folder.rglob("*"))}
 
 
 def train(config: str, *flags: str) -> list[str]:
@@ -134,10 +131,10 @@ def test_bad_input_is_one_clear_error_and_changes_nothing(name, files):
     args, message = CASES[name]
     if name == "predict cuda absent" and torch.cuda.device_count() > 7:
         pytest.skip("this machine has a cuda:7")
-    before = snapshot(files)
+    before = snapshot(files, folders=True)
     result = runner.invoke(app, [a.replace("{root}", str(files)) for a in args])
     output = plain(result.output)
     assert result.exit_code == 2, f"{name}: exit {result.exit_code}: {result.output}"
     assert "Traceback" not in result.output and "weights_only=False" not in result.output
     assert re.search(message, output, flags=re.IGNORECASE), f"{name}: {message!r} not in: {output}"
-    assert snapshot(files) == before, f"{name}: files were created, changed or removed"
+    assert snapshot(files, folders=True) == before, f"{name}: files were created, changed or removed"

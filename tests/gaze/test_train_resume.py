@@ -19,14 +19,11 @@ from typer.testing import CliRunner
 
 from cogvision.cli import app
 from cogvision.jobs.gaze_train import checkpoint_folder
+from tests.helpers import snapshot
 
 runner = CliRunner()
 TINY = {"model": "cogvision.gaze.backbones:gaze_vit", "image_size": 32, "n_train": 24, "n_val": 8, "epochs": 5,
         "batch_size": 8, "lr": 0.002, "seed": 3}
-
-
-def snapshot(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def train(config: Path, out: Path, *flags: str):

@@ -5,7 +5,6 @@ no traceback, every file that existed before byte-identical and no new or hidden
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +15,7 @@ from typer.testing import CliRunner
 
 from cogvision.cli import app
 from cogvision.io import read_dataset
+from tests.helpers import snapshot
 
 runner = CliRunner()
 TINY = "builtin:tiny_cnn"
@@ -43,10 +43,6 @@ def ws(tmp_path):
     prev.mkdir()
     (prev / "keep.txt").write_text("finished results")
     return tmp_path
-
-
-def _snapshot(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 W = "{ws}"
@@ -77,13 +73,13 @@ CASES = [
 
 @pytest.mark.parametrize("extra, message", CASES, ids=[" ".join(c[0])[:40] for c in CASES])
 def test_bad_disrt_input_is_one_clear_error_and_nothing_is_written(ws, extra, message):
-    before = _snapshot(ws)
+    before = snapshot(ws)
     args = [a.format(ws=ws) for a in [*BASE, *extra]]
     result = runner.invoke(app, args)
     assert result.exit_code == 2, result.output
     assert message in " ".join(result.output.split()), result.output
     assert "Traceback" not in result.output
-    assert _snapshot(ws) == before
+    assert snapshot(ws) == before
     assert not (ws / "new").exists() and not [p for p in ws.iterdir() if p.name.startswith(".")]
 
 

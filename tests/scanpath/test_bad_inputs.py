@@ -14,6 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cogvision.cli import app
+from tests.helpers import snapshot
 
 TINY = ["--d-model", "8", "--n-layers", "1", "--epochs", "1", "--pe-iterations", "10", "--device", "cpu"]
 
@@ -97,17 +98,12 @@ CASES = [
 ]
 
 
-def _snapshot(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file() and p.relative_to(root).parts[0] != "cache"}
-
-
 @pytest.mark.parametrize("name, args, message", CASES, ids=[c[0] for c in CASES])
 def test_bad_input_is_one_clear_error(tmp_path, monkeypatch, name, args, message):
     monkeypatch.setenv("COGVISION_CACHE", str(tmp_path / "cache"))
     _setup(tmp_path)
     (tmp_path / "coco.json").write_text('[{"name": "x.jpg"}]')
-    before = _snapshot(tmp_path)
+    before = snapshot(tmp_path, skip=("cache",))
     entries = {p.name for p in tmp_path.iterdir()}
     argv = [a.format(root=tmp_path, new=tmp_path / "new") for a in args]
     result = CliRunner().invoke(app, argv)
@@ -115,5 +111,5 @@ def test_bad_input_is_one_clear_error(tmp_path, monkeypatch, name, args, message
     assert result.exit_code == 2, (name, result.output)
     assert message.lower() in text.lower(), (name, result.output)
     assert "Traceback" not in result.output
-    assert _snapshot(tmp_path) == {k: v for k, v in before.items()}  # nothing changed, nothing written
+    assert snapshot(tmp_path, skip=("cache",)) == before  # nothing changed, nothing written
     assert {p.name for p in tmp_path.iterdir()} <= entries | {"cache"}  # no new output, no hidden folder

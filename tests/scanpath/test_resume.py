@@ -23,6 +23,7 @@ from typer.testing import CliRunner
 
 import cogvision.scanpath.oat as oat_module
 from cogvision.cli import app
+from tests.helpers import snapshot
 
 # synthetic: 124 training scanpaths, batches of 16 -> 8 batches per epoch; 2 warm-up epochs, then 2 more
 TINY = ["--d-model", "8", "--n-layers", "1", "--epochs", "4", "--warmup", "2", "--patience", "10", "--batch-size",
@@ -64,10 +65,6 @@ def _interrupt_at(monkeypatch, batch: int) -> None:
     monkeypatch.setattr(oat_module, "_oat_loss", interrupted)
 
 
-def _snapshot(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
     """An uninterrupted run."""
@@ -98,12 +95,12 @@ def test_resume_refuses_another_configuration(tmp_path, monkeypatch):
     _interrupt_at(monkeypatch, 3)
     assert _train(out).exit_code == 130
     monkeypatch.undo()
-    before = _snapshot(tmp_path)
+    before = snapshot(tmp_path)
     result = CliRunner().invoke(app, ["scanpath", "train", "synthetic", "--out", str(out), *TINY, "--resume",
                                       "--epochs", "5", "--seed", "1"])
     text = " ".join(result.output.split())
     assert result.exit_code == 2 and "oat.epochs: 4 -> 5" in text and "seed: 0 -> 1" in text, result.output
-    assert _snapshot(tmp_path) == before
+    assert snapshot(tmp_path) == before
 
 
 def test_a_new_run_removes_stale_checkpoints_with_a_warning(tmp_path, monkeypatch, reference):
@@ -125,7 +122,7 @@ def test_real_sigint_keeps_the_previous_output_and_resume_finishes_it(tmp_path):
     out = tmp_path / "model"
     result = _train(out, *longer)  # the earlier result: the same run, so that the resumed one must equal it
     assert result.exit_code == 0, result.output
-    earlier = _snapshot(out)
+    earlier = snapshot(out)
     shutil.copytree(out, tmp_path.parent / f"{tmp_path.name}_earlier")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     args = [sys.executable, "-m", "cogvision.cli", "scanpath", "train", "synthetic", "--out", str(out), *TINY,
@@ -139,7 +136,7 @@ def test_real_sigint_keeps_the_previous_output_and_resume_finishes_it(tmp_path):
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
     assert "Traceback" not in stderr and "--resume" in stderr
-    assert _snapshot(out) == earlier  # the earlier result is untouched
+    assert snapshot(out) == earlier  # the earlier result is untouched
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no hidden staging folder
     resumed = _train(out, *longer, "--overwrite", "--resume")
     assert resumed.exit_code == 0, resumed.output
@@ -151,12 +148,12 @@ def test_interrupted_evaluate_keeps_the_previous_output(tmp_path, monkeypatch):
     out.mkdir()
     (out / "metrics.csv").write_text("seed,model\n0,oat\n")
     (out / "summary.md").write_text("| earlier |\n")
-    before = _snapshot(out)
+    before = snapshot(out)
     _interrupt_at(monkeypatch, 5)
     result = CliRunner().invoke(app, ["scanpath", "evaluate", "synthetic", "--out", str(out), "--overwrite",
                                       "--seeds", "0", "--samples", "2", *TINY])
     assert result.exit_code == 130 and "Traceback" not in result.output
-    assert _snapshot(out) == before
+    assert snapshot(out) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["evaluation"]
 
 
