@@ -69,6 +69,7 @@ EPOCHS = typer.Option(None, "--epochs", min=1, help="Most epochs (small: 50; pap
 WARMUP = typer.Option(None, "--warmup", min=0, help="Epochs before early stopping watches the delta (small: 15).")
 PATIENCE = typer.Option(None, "--patience", min=1, help="Early-stopping patience (small: 10; paper: 30).")
 LR = typer.Option(None, "--lr", min=0.0, help="Adam learning rate (small: 5e-4; paper: 1e-4).")
+BATCH_SIZE = batch_size_option(None, help="Scanpaths per batch (small: 20).")
 PE_ITERATIONS = typer.Option(None, "--pe-iterations", min=0, help="Adam steps fitting the learned position table.")
 SCENES = typer.Option(None, "--scenes-per-batch", min=1, help="Images per batch, with all their scanpaths "
                       "(interiors: 2).")
@@ -97,7 +98,7 @@ def train(
     preset: Optional[Preset] = PRESET, config: Optional[Path] = CONFIG,
     d_model: Optional[int] = D_MODEL, n_layers: Optional[int] = N_LAYERS, epochs: Optional[int] = EPOCHS,
     warmup: Optional[int] = WARMUP, patience: Optional[int] = PATIENCE, lr: Optional[float] = LR,
-    batch_size: Optional[int] = batch_size_option(None, help="Scanpaths per batch (small: 20)."),
+    batch_size: Optional[int] = BATCH_SIZE,
     pe_iterations: Optional[int] = PE_ITERATIONS, scenes_per_batch: Optional[int] = SCENES,
     detections: Optional[Path] = DETECTIONS, train_dir: Optional[Path] = TRAIN_DIR,
     feature_model: str = FEATURE_MODEL, weights: Optional[Path] = FEATURE_WEIGHTS, feature_layers: str = LAYERS,
@@ -149,7 +150,7 @@ def evaluate(
     preset: Optional[Preset] = PRESET, config: Optional[Path] = CONFIG,
     d_model: Optional[int] = D_MODEL, n_layers: Optional[int] = N_LAYERS, epochs: Optional[int] = EPOCHS,
     warmup: Optional[int] = WARMUP, patience: Optional[int] = PATIENCE, lr: Optional[float] = LR,
-    batch_size: Optional[int] = batch_size_option(None, help="Scanpaths per batch (small: 20)."),
+    batch_size: Optional[int] = BATCH_SIZE,
     pe_iterations: Optional[int] = PE_ITERATIONS, scenes_per_batch: Optional[int] = SCENES,
     detections: Optional[Path] = DETECTIONS, train_dir: Optional[Path] = TRAIN_DIR,
     test_dir: Optional[Path] = typer.Option(None, "--test", help="interiors: a separate test folder of the same "
