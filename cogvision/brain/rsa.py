@@ -42,6 +42,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -136,8 +137,16 @@ def upper(rdms) -> np.ndarray:
     rdms = np.asarray(rdms, dtype=np.float64)
     if rdms.ndim < 2 or rdms.shape[-1] != rdms.shape[-2]:
         raise ValueError(f"RDMs have shape {rdms.shape}; expected (..., n_stimuli, n_stimuli)")
-    i, j = np.triu_indices(rdms.shape[-1], k=1)
-    return rdms[..., i, j]
+    n = rdms.shape[-1]
+    return np.take(rdms.reshape(*rdms.shape[:-2], n * n), _upper_flat(n), axis=-1)
+
+
+@lru_cache(maxsize=8)
+def _upper_flat(n: int) -> np.ndarray:
+    """Flat indices (read-only) of the upper triangle of an n x n matrix, row-major."""
+    index = np.flatnonzero(np.triu(np.ones((n, n), dtype=bool), 1))
+    index.setflags(write=False)
+    return index
 
 
 @dataclass(frozen=True)
@@ -164,8 +173,7 @@ class _Sorted:
     @classmethod
     def of(cls, values: np.ndarray) -> "_Sorted":
         """Sort ``values`` (shape (n,), finite)."""
-        order = np.argsort(values)
-        ordered = values[order]
+        order, ordered = _sort(values)
         new = np.empty(len(values), dtype=bool)
         new[0] = True
         np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
@@ -181,6 +189,57 @@ class _Sorted:
         ranks = np.empty(len(self.order), dtype=np.intp)
         ranks[self.order] = self.dense
         return ranks
+
+
+def _sort(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``argsort`` of finite float64 values (equal values in any order) and the sorted values.
+
+    Sorting integers is faster than an ``argsort``, so each value's order-preserving bit pattern has its lowest
+    ``b`` bits replaced by its index (``b`` bits hold ``n - 1``) and these keys are sorted. Values equal in
+    their top ``64 - b`` bits but not below (relative differences under about ``2^(b - 52)``) can come out
+    of order; the runs holding such a descent are re-sorted exactly, so the result is exact. Inputs with
+    more than ``n / 64`` such descents (values packed closer than that everywhere) take ``np.argsort``.
+    """
+    n = len(values)
+    bits = max(1, (n - 1).bit_length())
+    if bits > 24:  # keep >= 40 value bits in a key
+        order = np.argsort(values)
+        return order, values[order]
+    values = np.ascontiguousarray(values, dtype=np.float64)
+    raw = values.view(np.uint64)
+    sign = np.uint64(1 << 63)
+    if values.min() < 0:  # negatives: every bit flipped; the rest: the sign bit flipped
+        key = raw ^ ((raw >> np.uint64(63)) * np.uint64(0x7FFFFFFFFFFFFFFF) | sign)
+    else:  # setting the sign bit also maps -0.0 onto 0.0
+        key = raw | sign
+    low = np.uint64((1 << bits) - 1)
+    key &= ~low
+    key |= _indices(n)
+    key.sort()
+    order = (key & low).view(np.intp)
+    ordered = values[order]
+    descents = np.flatnonzero(ordered[1:] < ordered[:-1])
+    if len(descents) > n // 64:
+        order = np.argsort(values)
+        return order, values[order]
+    if len(descents):  # re-sort exactly the runs of equal top bits that hold a descent
+        top = key >> np.uint64(bits)
+        runs = np.unique(top[descents])
+        starts, ends = np.searchsorted(top, runs, "left"), np.searchsorted(top, runs, "right")
+        sizes = ends - starts
+        positions = np.arange(sizes.sum()) + np.repeat(starts - np.cumsum(sizes) + sizes, sizes)
+        inside = order[positions]
+        order[positions] = inside[np.lexsort((values[inside], np.repeat(np.arange(len(runs)), sizes)))]
+        ordered[positions] = values[order[positions]]
+    return order, ordered
+
+
+@lru_cache(maxsize=8)
+def _indices(n: int) -> np.ndarray:
+    """``arange(n)`` as uint64, read-only (the low bits of :func:`_sort`'s keys)."""
+    index = np.arange(n, dtype=np.uint64)
+    index.setflags(write=False)
+    return index
 
 
 def _tau_a(model: _Sorted, reference: _Sorted, reference_ranks: np.ndarray) -> float:

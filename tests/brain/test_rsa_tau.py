@@ -82,3 +82,27 @@ def test_cpu_one_block_equals_row_blocks(metric):
 def test_rdm_of_tensor_that_requires_grad():
     x = torch.randn(6, 4, dtype=torch.float64, requires_grad=True)
     np.testing.assert_allclose(compute_rdm(x), compute_rdm(x.detach().numpy()), atol=0)
+
+
+def sort_cases():
+    rng = np.random.default_rng(8)
+    return {
+        "normal": rng.normal(size=3000),
+        "ties": np.round(rng.normal(size=3000), 2),
+        "signed zeros and tiny values": np.array([0.0, -0.0, 1e-300, -1e-300, 0.0, 5.0, -5.0]),
+        # a few neighbours closer than the value bits a key keeps, the larger first: those runs are re-sorted
+        "a few near-equal pairs": np.r_[rng.normal(size=3000), [np.nextafter(x, np.inf) for x in (0.3, -0.7, 2.0)],
+                                        [0.3, -0.7, 2.0], np.nextafter(0.5, 0.0), 0.5, np.nextafter(0.5, 1.0), 0.5],
+        "near-equal negatives": -(1 + rng.integers(0, 300, 4000) * 1e-14),
+        # near-equal almost everywhere: more than n / 64 descents, np.argsort instead
+        "crowded": 1 + rng.integers(0, 50_000, 60_000) * 1e-13,
+        "one value": np.array([2.0]),
+    }
+
+
+@pytest.mark.parametrize("case", list(sort_cases()))
+def test_packed_key_sort_is_exact(case):
+    values = sort_cases()[case]
+    order, ordered = rsa._sort(values)
+    assert np.array_equal(np.sort(order), np.arange(len(values)))
+    assert np.array_equal(values[order], np.sort(values)) and np.array_equal(ordered, np.sort(values))
