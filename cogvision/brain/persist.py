@@ -13,10 +13,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from cogvision.io import atomic_write
+from cogvision.io import atomic_write, read_safetensors
 
 FORMAT = "cogvision.brain.encoder/1"
 
@@ -59,20 +58,12 @@ def read_encoder(path: str | os.PathLike, kind: str) -> tuple[dict[str, torch.Te
     Raises
     ------
     FileNotFoundError
-        If ``path`` does not exist.
+        If ``path`` does not exist or is not a file.
     ValueError
         If it is not a readable safetensors file, or holds another format or another class of encoder.
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{kind} file {path} does not exist")
-    try:
-        with safe_open(str(path), framework="pt") as handle:
-            meta = handle.metadata() or {}
-            tensors = {k: handle.get_tensor(k) for k in handle.keys()}
-    except (SafetensorError, OSError, ValueError) as err:
-        raise ValueError(f"{kind} file {path} is not a readable .safetensors file ({' '.join(str(err).split())})"
-                         ) from None
+    tensors, meta = read_safetensors(path, f"{kind} file")
     if meta.get("format") != FORMAT or meta.get("class") != kind:
         raise ValueError(f"{path} holds {meta.get('class') or 'no cogvision encoder'} (format "
                          f"{meta.get('format')!r}), not a {kind} saved by cogvision")

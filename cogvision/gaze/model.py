@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from torch import nn
 
@@ -39,7 +38,7 @@ from cogvision.device import resolve_device
 from cogvision.gaze.ablations import FEATURES, GUIDANCE, TokenFeatures, check_choice, uniform_weights
 from cogvision.gaze.guidance import SpatialGuidance, check_boxes, expand_boxes, head_patch_mask
 from cogvision.gaze.interaction import QueryKeyCapture, default_blocks, guided_interaction
-from cogvision.io import atomic_write, read_checkpoint
+from cogvision.io import atomic_write, read_checkpoint, read_safetensors
 from cogvision.models import FeatureRecorder, block_names, load_model, preprocessing_for, token_layout
 from cogvision.models.attention import attention_modules
 
@@ -324,13 +323,7 @@ def _read_vitgaze_file(path: Path) -> tuple[dict[str, Any], dict[str, Any], dict
                 "ViTGaze.save or `cogvision gaze train`; a plain backbone state dict goes to --weights together "
                 "with --model)")
     if path.suffix == ".safetensors":
-        try:
-            with safe_open(str(path), framework="pt") as handle:
-                meta = handle.metadata() or {}
-                state = {key: handle.get_tensor(key) for key in handle.keys()}
-        except (SafetensorError, OSError, ValueError) as err:
-            raise ValueError(f"ViTGaze checkpoint {path} is not a readable .safetensors file "
-                             f"({' '.join(str(err).split())})") from None
+        state, meta = read_safetensors(path, "ViTGaze checkpoint")
         if meta.get("format") != CHECKPOINT_FORMAT:
             raise ValueError(not_ours)
         try:

@@ -6,10 +6,10 @@ hidden temporary folder.
 """
 
 from cogvision.io.atomic import atomic_write
-from cogvision.io.checkpoint import read_checkpoint
+from cogvision.io.checkpoint import read_checkpoint, read_safetensors
 from cogvision.io.formats import read_dataset, save_figure, write_dataset, write_table
 from cogvision.io.metadata import run_metadata
 from cogvision.io.publish import check_out_dir, publish_folder
 
-__all__ = ["atomic_write", "check_out_dir", "publish_folder", "read_checkpoint", "read_dataset", "run_metadata",
-           "save_figure", "write_dataset", "write_table"]
+__all__ = ["atomic_write", "check_out_dir", "publish_folder", "read_checkpoint", "read_dataset", "read_safetensors",
+           "run_metadata", "save_figure", "write_dataset", "write_table"]

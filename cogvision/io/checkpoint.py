@@ -1,4 +1,6 @@
-"""``read_checkpoint``: read a weights-only torch file, with one clear error for every way it can be bad."""
+"""Read a weights-only torch file (``read_checkpoint``) or a safetensors file (``read_safetensors``), with one
+clear error for every way it can be bad; neither runs code from the file.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError, safe_open
 
 
 def read_checkpoint(path: str | os.PathLike, what: str = "checkpoint") -> Any:
@@ -34,10 +37,7 @@ def read_checkpoint(path: str | os.PathLike, what: str = "checkpoint") -> Any:
         If the file is empty, truncated or not a torch file, or holds pickled objects other than tensors and
         plain containers (refused, never run).
     """
-    path = Path(path)
-    if not path.is_file():
-        reason = "does not exist" if not path.exists() else "is not a file"
-        raise FileNotFoundError(f"{what} {path} {reason}")
+    path = _existing_file(path, what)
     if path.stat().st_size == 0:
         raise ValueError(f"{what} {path} is empty (0 bytes): it was not written completely; delete it and "
                          "write it again")
@@ -53,6 +53,51 @@ def read_checkpoint(path: str | os.PathLike, what: str = "checkpoint") -> Any:
                          "or .safetensors are read") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, KeyError, IndexError) as err:
         raise ValueError(f"{what} {path} is truncated or not a torch file ({_first_sentence(err)})") from None
+
+
+def read_safetensors(path: str | os.PathLike,
+                     what: str = "safetensors file") -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """The tensors (on the CPU) and the metadata of a ``.safetensors`` file.
+
+    Parameters
+    ----------
+    path
+        A file written by ``safetensors.torch.save_file``.
+    what
+        What the file is, for the messages (``"RidgeCV file"``, ``"ViTGaze checkpoint"``, ...).
+
+    Returns
+    -------
+    tensors : dict of str to torch.Tensor
+        Every tensor in the file, by name.
+    metadata : dict of str to str
+        The file's metadata (empty if it has none).
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist or is not a file.
+    ValueError
+        If it is not a readable safetensors file.
+    """
+    path = _existing_file(path, what)
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+            tensors = {key: handle.get_tensor(key) for key in handle.keys()}
+    except (SafetensorError, OSError, ValueError) as err:
+        raise ValueError(f"{what} {path} is not a readable .safetensors file ({' '.join(str(err).split())})"
+                         ) from None
+    return tensors, metadata
+
+
+def _existing_file(path: str | os.PathLike, what: str) -> Path:
+    """``path`` as a Path; FileNotFoundError naming ``what`` if it does not exist or is not a file."""
+    path = Path(path)
+    if not path.is_file():
+        reason = "does not exist" if not path.exists() else "is not a file"
+        raise FileNotFoundError(f"{what} {path} {reason}")
+    return path
 
 
 def _first_sentence(err: BaseException) -> str:
