@@ -13,17 +13,7 @@ be used on their own:
 The optimiser is given one way: either ``optimizer=factory`` (``factory(model) -> Optimizer``) or the default
 AdamW configured by ``lr``/``weight_decay``; giving both is an error.
 
-Example
--------
->>> import torch
->>> from torch.utils.data import TensorDataset
->>> from cogvision.training import fit
->>> x = torch.randn(64, 3); y = x @ torch.tensor([1.0, -2.0, 0.5])
->>> model = torch.nn.Linear(3, 1)
->>> loss = lambda m, batch: torch.nn.functional.mse_loss(m(batch[0]).squeeze(-1), batch[1])
->>> result = fit(model, TensorDataset(x, y), loss, epochs=3, lr=0.1, progress=False)
->>> list(result.history.columns)
-['epoch', 'train_loss', 'lr', 'seconds']
+A runnable example is in :func:`fit`'s docstring.
 """
 
 from cogvision.training.loop import (
