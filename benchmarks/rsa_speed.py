@@ -8,9 +8,9 @@ then :func:`cogvision.brain.rsa.compare_rdms`. Both are timed on the same CPU (t
 ``--threads``), interleaved, after a small warm-up, in wall-clock and in process CPU time (the latter is
 not inflated when other jobs share the CPU; with one thread the two agree on an idle machine). Recorded:
 the largest difference of the RDMs and of the tau_a values, and where cogvision's time goes
-(``cogvision_rdm_s``: the RDMs; ``cogvision_compare_s``: their tau_a, of which ``cogvision_sort_s`` is
-one ``argsort`` of each layer vector and of the reference, the floor of any exact O(n log n) tau_a);
-best of the repeats each.
+(``cogvision_rdm_s``: the RDMs; ``cogvision_compare_s``: their tau_a; for scale, ``cogvision_sort_s``: one
+plain ``np.argsort`` of each layer vector and of the reference, as an exact O(n log n) tau_a must sort each
+vector once); best of the repeats each.
 
     .venv/bin/python benchmarks/rsa_speed.py                 # 1,000 stimuli x 10 layers x 2,000 features
     .venv/bin/python benchmarks/rsa_speed.py --small         # 200 stimuli x 3 layers x 300 features
