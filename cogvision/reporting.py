@@ -1,4 +1,4 @@
-"""Logging and progress bars for long work, with one switch for ``--quiet``.
+"""Logging and progress bars for long work, with one switch for ``--quiet``; Markdown tables for reports.
 
 Library code never prints: it logs through :func:`get_logger` and wraps long loops in :func:`progress`.
 The command line shows ``info`` lines and progress bars on stderr unless ``--quiet`` is given; in a notebook
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from tqdm.auto import tqdm
@@ -71,3 +71,18 @@ def progress(iterable: Iterable[Any] | None = None, *, desc: str, total: int | N
     kwargs.setdefault("file", sys.stderr)
     kwargs.setdefault("dynamic_ncols", True)
     return tqdm(iterable, desc=desc, total=total, disable=is_quiet() if disable is None else disable, **kwargs)
+
+
+def markdown_rows(header: Sequence[Any], rows: Iterable[Sequence[Any]]) -> str:
+    """A Markdown table: the header, the separator line and one line per row, each cell as ``str(cell)``.
+
+    Examples
+    --------
+    >>> print(markdown_rows(["method", "auc"], [["centre", 0.5]]), end="")
+    | method | auc |
+    |---|---|
+    | centre | 0.5 |
+    """
+    lines = ["| " + " | ".join(map(str, header)) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(map(str, row)) + " |" for row in rows]
+    return "\n".join(lines) + "\n"

@@ -17,6 +17,7 @@ from cogvision.gaze.evaluate import score_analytic
 from cogvision.gaze.predict import predict_dataset
 from cogvision.io import save_figure
 from cogvision.jobs.gaze_train import train_in_memory
+from cogvision.reporting import markdown_rows
 from cogvision.viz.gaze import plot_scene_predictions, plot_scores
 from data_loaders.gazefollow import gaze_array, read_gazefollow_mat
 
@@ -27,10 +28,8 @@ GAZEFOLLOW_STRIDE = 5
 
 
 def _markdown_table(frame, columns: list[str]) -> str:
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    for row in frame[columns].itertuples(index=False):
-        lines.append("| " + " | ".join(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row) + " |")
-    return "\n".join(lines) + "\n"
+    rows = ([f"{v:.3f}" if isinstance(v, float) else v for v in row] for row in frame[columns].itertuples(index=False))
+    return markdown_rows(columns, rows)
 
 
 @fill_doc

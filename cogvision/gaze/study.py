@@ -30,6 +30,7 @@ from cogvision.gaze.metrics import gazefollow_scores, vat_auc
 from cogvision.gaze.model import ViTGaze
 from cogvision.gaze.predict import predict_dataset
 from cogvision.gaze.samples import GazeSamples
+from cogvision.reporting import markdown_rows
 from cogvision.stats import bootstrap_interval
 
 VARIANTS: dict[str, dict[str, str]] = {
@@ -149,9 +150,6 @@ def markdown(table: pd.DataFrame, digits: int = 3) -> str:
         return text if pd.isna(low) else f"{text} [{low:{sign}.{digits}f}, {high:{sign}.{digits}f}]"
 
     head = ["method", *METRICS, *[f"Δ{m} vs full" for m in ("auc", "avg_l2")], "interval"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for _, row in table.iterrows():
-        cells = [row["method"], *[cell(row, m) for m in METRICS], cell(row, "d_auc"), cell(row, "d_avg_l2"),
-                 row["interval"]]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    rows = [[row["method"], *[cell(row, m) for m in METRICS], cell(row, "d_auc"), cell(row, "d_avg_l2"),
+             row["interval"]] for _, row in table.iterrows()]
+    return markdown_rows(head, rows).removesuffix("\n")

@@ -13,6 +13,7 @@ from typing import Sequence
 
 import pandas as pd
 
+from cogvision.reporting import markdown_rows
 from cogvision.reporting import progress as progress_bar
 from cogvision.scanpath.baselines import CentreNearest, RandomOrder, SaliencyIOR
 from cogvision.scanpath.containers import ScanpathSet
@@ -90,9 +91,7 @@ def summarise(table: pd.DataFrame, metrics: Sequence[str] = METRICS) -> pd.DataF
 def markdown_table(frame: pd.DataFrame) -> str:
     """A small DataFrame (index included) as a Markdown table."""
     frame = frame.reset_index()
-    lines = ["| " + " | ".join(map(str, frame.columns)) + " |", "|" + "---|" * len(frame.columns)]
-    lines += ["| " + " | ".join(map(str, row)) + " |" for row in frame.itertuples(index=False)]
-    return "\n".join(lines) + "\n"
+    return markdown_rows(frame.columns, frame.itertuples(index=False))
 
 
 def hsp_by_seed(data: ScanpathSet, models: dict, fractions=(0.8, 0.1, 0.1), centre_map=None) -> pd.DataFrame:
