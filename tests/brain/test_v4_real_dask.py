@@ -2,7 +2,8 @@
 
 Session 190925 of Cowley et al. (1,200 images, 36 neurons), the ImageNet MobileNetV2 of ``../shared``, two
 layers at 64 px pooled 2 x 2, RidgeCV with 5 outer folds. Skips when ``../shared`` (or ``$COGVISION_SHARED``)
-is absent. About 20 s on one thread; the features are extracted once and cached for both runs.
+is absent. 6 s on one idle thread (25 s on the busy shared machine); the features are extracted once and
+cached for both runs.
 """
 
 from __future__ import annotations
