@@ -19,7 +19,9 @@ demo: venv
 	$(VENV)/bin/cogvision demo --overwrite
 
 test: venv
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -n 2 --nbmake tests experiments
+	$(PY) -m pytest -q -p no:cacheprovider --doctest-modules cogvision data_loaders
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
 
 docs: venv

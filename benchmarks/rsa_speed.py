@@ -31,9 +31,9 @@ import numpy as np
 import rsatoolbox
 import scipy
 import torch
+from results_file import write_result
 
 from cogvision.brain.rsa import compare_rdms, compute_rdm, upper
-from results_file import write_result
 
 
 def ours(layers: list[np.ndarray], ref: np.ndarray, device: str) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
@@ -99,7 +99,8 @@ def main() -> None:
         timings["rsatoolbox_cpu"].append(time.process_time() - cpu)
     best = {k: min(v) for k, v in timings.items()}
     result = {
-        "task": f"{args.layers} correlation RDMs of {args.stimuli} stimuli x {args.features} features + tau_a to one reference",
+        "task": (f"{args.layers} correlation RDMs of {args.stimuli} stimuli x {args.features} features + tau_a to one "
+                 "reference"),
         "stimuli": args.stimuli, "layers": args.layers, "features": args.features, "threads": args.threads,
         "device": args.device, "cpu": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
         "seconds_best_of": args.repeats, "cogvision_s": best["cogvision"], "rsatoolbox_s": best["rsatoolbox"],

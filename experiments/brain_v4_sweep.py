@@ -1,6 +1,7 @@
 """All V4 sessions x {ImageNet-trained, untrained} MobileNetV2 through ``cogvision fit-encoder``'s layer sweep.
 
-    python experiments/brain_v4_sweep.py --out results/v4 [--sessions 190925 210305] [--encoders ridge factorized transformer]
+    python experiments/brain_v4_sweep.py --out results/v4 [--sessions 190925 210305]
+        [--encoders ridge factorized transformer]
         [--scale rms] [--layers features.7 features.11 features.14] [--networks trained]
 
 Each (session, network) gets its own result folder made by :func:`cogvision.jobs.fit_encoder.run_fit` from
@@ -23,8 +24,8 @@ import pandas as pd
 import torch
 import yaml
 
-from cogvision.jobs.fit_encoder import run_fit
 from cogvision.brain.layer_sweep import encoder_differences, network_differences
+from cogvision.jobs.fit_encoder import run_fit
 from data_loaders.cowley_v4 import default_root, list_sessions
 
 ENCODERS = {"ridge": {"type": "ridge", "alphas": [1, 10, 100, 1000, 10000, 100000, 1000000]},

@@ -109,7 +109,8 @@ def compute_rdm(features, metric: str = "correlation", *, device: str = "cpu", b
         out = torch.empty(n, n, dtype=dtype, device=dev)
         for start in range(0, n, batch_size):
             block = x[start:start + batch_size]
-            out[start:start + len(block)] = _from_gram(block @ x.T, sq[start:start + len(block)], sq, metric, n_features)
+            rows = slice(start, start + len(block))
+            out[rows] = _from_gram(block @ x.T, sq[rows], sq, metric, n_features)
         rdm = out.cpu().numpy()
         rdm = (rdm + rdm.T) / 2
     rdm = rdm.astype(np.float64, copy=False)
@@ -555,7 +556,8 @@ def mixed_split(model: np.ndarray, reference: np.ndarray, train: np.ndarray, tes
 def _check_mixed(model: np.ndarray, reference: np.ndarray) -> np.ndarray:
     reference = reference[None] if reference.ndim == 2 else reference
     if model.ndim != 3 or model.shape[1:] != reference.shape[1:]:
-        raise ValueError(f"model RDMs {model.shape} and reference RDMs {reference.shape} must be (k, n, n) of the same n")
+        raise ValueError(f"model RDMs {model.shape} and reference RDMs {reference.shape} must be (k, n, n) of the "
+                         "same n")
     return reference
 
 
@@ -663,7 +665,8 @@ def readout_rdms(features, labels, train: np.ndarray, n_components: int = 16, al
     if labels.ndim != 2 or len(labels) != len(x):
         raise ValueError(f"labels have shape {labels.shape}; expected ({len(x)}, n_labels) for {len(x)} stimuli")
     if not 2 <= inner_folds <= len(train) // 3:
-        raise ValueError(f"inner_folds must be in 2..{len(train) // 3} for {len(train)} training stimuli, got {inner_folds}")
+        raise ValueError(f"inner_folds must be in 2..{len(train) // 3} for {len(train)} training stimuli, "
+                         f"got {inner_folds}")
     members = labels[train].sum(0)
     keep = np.flatnonzero((members >= 3) & (len(train) - members >= 3))
     if not len(keep):
@@ -771,8 +774,8 @@ def paired_difference(model_rdms: dict[str, np.ndarray], baseline_rdms: dict[str
     if not model_rdms or not baseline_rdms:
         raise ValueError("model_rdms and baseline_rdms must each hold at least one layer RDM")
     mine, base = list(model_rdms), list(baseline_rdms)
-    shapes = {f"{side} layer {k!r}": np.shape(rdms[k]) for side, rdms in (("model", model_rdms), ("baseline", baseline_rdms))
-              for k in rdms}
+    sides = (("model", model_rdms), ("baseline", baseline_rdms))
+    shapes = {f"{side} layer {k!r}": np.shape(rdms[k]) for side, rdms in sides for k in rdms}
     if len(set(shapes.values())) != 1:
         raise ValueError(f"model and baseline RDMs must be of the same stimuli (one n x n shape); got {shapes}")
     stack = np.stack([model_rdms[k] for k in mine] + [baseline_rdms[k] for k in base])
@@ -783,8 +786,8 @@ def paired_difference(model_rdms: dict[str, np.ndarray], baseline_rdms: dict[str
         boot = boot["score"]
         m_point, b_point = point[:len(mine)], point[len(mine):]
         m_boot, b_boot = boot[:, :len(mine)], boot[:, len(mine):]
-        pairs = [(k, m_point[mine.index(k)] - b_point[base.index(k)], m_boot[:, mine.index(k)] - b_boot[:, base.index(k)])
-                 for k in shared]
+        pairs = [(k, m_point[mine.index(k)] - b_point[base.index(k)],
+                  m_boot[:, mine.index(k)] - b_boot[:, base.index(k)]) for k in shared]
         pairs.append(("best", m_point.max() - b_point.max(), m_boot.max(1) - b_boot.max(1)))
         for layer, diff, samples in pairs:
             low, high = np.percentile(samples, tails)

@@ -8,7 +8,12 @@ from scipy import stats
 from scipy.spatial.distance import pdist, squareform
 
 from cogvision.brain.rsa import (
-    bootstrap_compare, compare_rdms, compute_rdm, kendall_tau_a, noise_ceiling, upper,
+    bootstrap_compare,
+    compare_rdms,
+    compute_rdm,
+    kendall_tau_a,
+    noise_ceiling,
+    upper,
 )
 
 rsatoolbox = pytest.importorskip("rsatoolbox")

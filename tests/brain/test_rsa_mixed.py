@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 
 from cogvision.brain.rsa import (
-    component_group_rdms, compute_rdm, mixed_rsa, mixed_rsa_features, mixed_split, readout_rdms, stimulus_splits,
+    component_group_rdms,
+    compute_rdm,
+    mixed_rsa,
+    mixed_rsa_features,
+    mixed_split,
+    readout_rdms,
+    stimulus_splits,
 )
 
 

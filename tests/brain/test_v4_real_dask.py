@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pytest
 from distributed import Client, LocalCluster
 
 from cogvision.jobs.fit_encoder import run_fit
