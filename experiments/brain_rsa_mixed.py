@@ -7,13 +7,14 @@ ImageNet MobileNetV2 (the shared weights; ``--untrained``: the seed-0 initialisa
 native 175 px, 9 layers. For each of ``--splits`` random 46/46 splits of the stimuli (the same splits for every
 variant), non-negative weights of the candidate RDMs are fitted on the pairs among the 46 training stimuli to the
 mean subject RDM and scored (tau_a, mean over subjects) on the pairs among the 46 test stimuli, beside the noise
-ceiling of those pairs (:func:`cogvision.brain.rsa.mixed_split`). Candidates, per variant:
+ceiling of those pairs (:func:`cogvision.brain.rsa_mixed.mixed_split`). Candidates, per variant:
 
-- ``layers``: the 9 whole-layer correlation RDMs (:func:`cogvision.brain.rsa.mixed_rsa`);
+- ``layers``: the 9 whole-layer correlation RDMs (:func:`cogvision.brain.rsa_mixed.mixed_rsa`);
 - ``+components``: also, per layer, the squared-Euclidean RDMs of its first 16 principal components one by
-  one, the components fitted on the training stimuli's features (:func:`cogvision.brain.rsa.component_group_rdms`);
+  one, the components fitted on the training stimuli's features
+  (:func:`cogvision.brain.rsa_mixed.component_group_rdms`);
 - ``+readouts``: also, per layer, the RDMs of 12 ridge category readouts (animate, face, body, ...) trained
-  on the training stimuli's category labels, cross-fitted within them (:func:`cogvision.brain.rsa.readout_rdms`);
+  on the training stimuli's category labels, cross-fitted within them (:func:`cogvision.brain.rsa_mixed.readout_rdms`);
 - ``+components+readouts``: both.
 
 Nothing about the test stimuli but their network features enters a fit (no test RDM pairs, no test labels).
@@ -34,7 +35,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from cogvision.brain.rsa import compute_rdm, mixed_rsa, mixed_rsa_features
+from cogvision.brain.rsa import compute_rdm
+from cogvision.brain.rsa_mixed import mixed_rsa, mixed_rsa_features
 from cogvision.io import write_table
 from cogvision.models import extract_features, load_model
 from data_loaders.images import to_tensor

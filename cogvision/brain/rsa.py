@@ -18,13 +18,8 @@ RDMs are computed in row blocks (float64 by default), so thousands of stimuli fi
 with torch on an accelerator; on the CPU with numpy, whose ``a @ a.T`` calls BLAS ``syrk`` (half the
 products of a general matrix product) when one block holds every stimulus.
 
-Kendall's tau_a is counted exactly, ties included: ``tau_a = (C - D) / n0`` with ``n0 = n (n - 1) / 2``
-and ``C - D = n0 - T_x - T_y + T_xy - 2 D`` (``T``: pairs tied in x, in y, in both; ``D``: discordant
-pairs). Every vector is sorted once (one ``argsort``), however many vectors it is compared with: the
-references' dense ranks are computed once, each model vector is sorted once, and a comparison only gathers
-the reference's ranks in the model's order and counts discordant pairs there with scipy's compiled
-Fenwick-tree counter (``scipy.stats._stats._kendall_dis``, the one ``scipy.stats.kendalltau`` uses; it is
-private, so a scipy without it falls back to the public tau-b, converted with the tie counts).
+Kendall's tau_a is counted exactly, ties included, by :mod:`cogvision.brain.kendall`; reweighted ("mixed")
+RSA is in :mod:`cogvision.brain.rsa_mixed`.
 
 Examples
 --------
@@ -40,22 +35,15 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 import torch
 from scipy import stats
-from scipy.optimize import nnls
 
+from cogvision.brain.kendall import SortedVector, tau_a_sorted
 from cogvision.device import resolve_device
-
-try:  # scipy's compiled O(n log n) count of discordant pairs (private; scipy.stats.kendalltau calls it)
-    from scipy.stats._stats import _kendall_dis
-except ImportError:  # a scipy without it: _tau_a falls back to the public tau-b
-    _kendall_dis = None
 
 METRICS = ("correlation", "cosine", "euclidean")
 METHODS = ("tau_a", "spearman", "pearson")
@@ -150,149 +138,6 @@ def _upper_flat(n: int) -> np.ndarray:
     return index
 
 
-@dataclass(frozen=True)
-class _Sorted:
-    """A vector sorted once, for Kendall counts against any number of other vectors.
-
-    Attributes
-    ----------
-    order : ndarray of shape (n,)
-        ``argsort`` of the vector.
-    dense : ndarray of shape (n,), dtype intp
-        Dense ranks (1, 2, ...; equal values share one) in that order, so non-decreasing.
-    tied_pairs : int
-        Pairs of equal values.
-    tied : ndarray
-        Positions in ``order`` of values equal to another value; empty without ties.
-    """
-
-    order: np.ndarray
-    dense: np.ndarray
-    tied_pairs: int
-    tied: np.ndarray
-
-    @classmethod
-    def of(cls, values: np.ndarray) -> "_Sorted":
-        """Sort ``values`` (shape (n,), finite)."""
-        order, ordered = _sort(values)
-        new = np.empty(len(values), dtype=bool)
-        new[0] = True
-        np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
-        dense = np.cumsum(new, dtype=np.intp)
-        if dense[-1] == len(values):
-            return cls(order, dense, 0, np.empty(0, dtype=np.intp))
-        counts = np.diff(np.append(np.flatnonzero(new), len(values)))
-        tied = ~(new & np.append(new[1:], True))  # not alone in its run
-        return cls(order, dense, int((counts * (counts - 1) // 2).sum()), np.flatnonzero(tied))
-
-    def ranks(self) -> np.ndarray:
-        """Dense ranks at the vector's own positions, shape (n,)."""
-        ranks = np.empty(len(self.order), dtype=np.intp)
-        ranks[self.order] = self.dense
-        return ranks
-
-
-def _sort(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``argsort`` of finite float64 values (equal values in any order) and the sorted values.
-
-    Sorting integers is faster than an ``argsort``, so each value's order-preserving bit pattern has its lowest
-    ``b`` bits replaced by its index (``b`` bits hold ``n - 1``) and these keys are sorted. Values equal in
-    their top ``64 - b`` bits but not below (relative differences under about ``2^(b - 52)``) can come out
-    of order; the runs holding such a descent are re-sorted exactly, so the result is exact. Inputs with
-    more than ``n / 64`` such descents (values packed closer than that everywhere) take ``np.argsort``.
-    """
-    n = len(values)
-    bits = max(1, (n - 1).bit_length())
-    if bits > 24:  # keep >= 40 value bits in a key
-        order = np.argsort(values)
-        return order, values[order]
-    values = np.ascontiguousarray(values, dtype=np.float64)
-    raw = values.view(np.uint64)
-    sign = np.uint64(1 << 63)
-    if values.min() < 0:  # negatives: every bit flipped; the rest: the sign bit flipped
-        key = raw ^ ((raw >> np.uint64(63)) * np.uint64(0x7FFFFFFFFFFFFFFF) | sign)
-    else:  # setting the sign bit also maps -0.0 onto 0.0
-        key = raw | sign
-    low = np.uint64((1 << bits) - 1)
-    key &= ~low
-    key |= _indices(n)
-    key.sort()
-    order = (key & low).view(np.intp)
-    ordered = values[order]
-    descents = np.flatnonzero(ordered[1:] < ordered[:-1])
-    if len(descents) > n // 64:
-        order = np.argsort(values)
-        return order, values[order]
-    if len(descents):  # re-sort exactly the runs of equal top bits that hold a descent
-        top = key >> np.uint64(bits)
-        runs = np.unique(top[descents])
-        starts, ends = np.searchsorted(top, runs, "left"), np.searchsorted(top, runs, "right")
-        sizes = ends - starts
-        positions = np.arange(sizes.sum()) + np.repeat(starts - np.cumsum(sizes) + sizes, sizes)
-        inside = order[positions]
-        order[positions] = inside[np.lexsort((values[inside], np.repeat(np.arange(len(runs)), sizes)))]
-        ordered[positions] = values[order[positions]]
-    return order, ordered
-
-
-@lru_cache(maxsize=8)
-def _indices(n: int) -> np.ndarray:
-    """``arange(n)`` as uint64, read-only (the low bits of :func:`_sort`'s keys)."""
-    index = np.arange(n, dtype=np.uint64)
-    index.setflags(write=False)
-    return index
-
-
-def _tau_a(model: _Sorted, reference: _Sorted, reference_ranks: np.ndarray) -> float:
-    """Kendall's tau_a of a sorted model vector against a reference (``reference_ranks``: ``reference.ranks()``).
-
-    ``C - D = n0 - T_x - T_y + T_xy - 2 D``; D is counted with the model vector as x (sorted) and the
-    reference's dense ranks in the model's order as y.
-    """
-    n = len(model.order)
-    n0 = n * (n - 1) // 2
-    y = reference_ranks[model.order]
-    both = 0
-    if len(model.tied) and len(reference.tied):
-        _, counts = np.unique(model.dense[model.tied] * (n + 1) + y[model.tied], return_counts=True)
-        both = int((counts * (counts - 1) // 2).sum())
-    untied = n0 - model.tied_pairs - reference.tied_pairs + both  # C + D
-    if untied == 0:
-        return 0.0
-    if _kendall_dis is not None:
-        discordant = int(_kendall_dis(model.dense, y))
-    else:  # C - D from tau_b = (C - D) / sqrt((n0 - T_x)(n0 - T_y)); an integer, so rounding is exact
-        tau_b = stats.kendalltau(model.dense, y, variant="b").statistic
-        total = np.sqrt(float(n0 - model.tied_pairs) * float(n0 - reference.tied_pairs))
-        discordant = round((untied - tau_b * total) / 2)
-    return (untied - 2 * discordant) / n0
-
-
-def kendall_tau_a(x, y) -> float:
-    """Kendall's tau_a of two vectors: (concordant - discordant) pairs over all n (n - 1) / 2 pairs.
-
-    Ties count as neither concordant nor discordant but stay in the denominator (unlike tau_b).
-    Exact: pairs are counted in O(n log n), ties included (module docstring).
-
-    Parameters
-    ----------
-    x, y : array-like of shape (n,)
-
-    Returns
-    -------
-    float
-        In [-1, 1]; 0 when either vector is constant.
-    """
-    x = np.asarray(x, dtype=np.float64).ravel()
-    y = np.asarray(y, dtype=np.float64).ravel()
-    if x.shape != y.shape or x.size < 2:
-        raise ValueError(f"tau_a needs two vectors of the same length >= 2, got {x.shape} and {y.shape}")
-    if not (np.isfinite(x).all() and np.isfinite(y).all()):
-        raise ValueError("tau_a needs finite vectors; got NaN or Inf")
-    reference = _Sorted.of(y)
-    return _tau_a(_Sorted.of(x), reference, reference.ranks())
-
-
 def _as_vectors(rdms, name: str) -> np.ndarray:
     array = np.asarray(rdms, dtype=np.float64)
     if array.ndim >= 2 and array.shape[-1] == array.shape[-2] and array.shape[-1] > 1 and (
@@ -320,10 +165,10 @@ def compare_vectors(a: np.ndarray, b: np.ndarray, method: str = "tau_a") -> np.n
         raise ValueError(f"RDM vectors have {a.shape[1]} and {b.shape[1]} pairs; the RDMs must be of the same "
                          "stimuli (same size)")
     if method == "tau_a":
-        references = [_Sorted.of(v) for v in b]  # each vector is sorted once, for all its comparisons
+        references = [SortedVector.of(v) for v in b]  # each vector is sorted once, for all its comparisons
         reference_ranks = [r.ranks() for r in references]
-        return np.array([[_tau_a(model, r, ranks) for r, ranks in zip(references, reference_ranks)]
-                         for model in map(_Sorted.of, a)], dtype=np.float64)
+        return np.array([[tau_a_sorted(model, r, ranks) for r, ranks in zip(references, reference_ranks)]
+                         for model in map(SortedVector.of, a)], dtype=np.float64)
     if method == "spearman":
         a, b = stats.rankdata(a, axis=1), stats.rankdata(b, axis=1)
     za = a - a.mean(1, keepdims=True)
@@ -492,254 +337,6 @@ def layer_sweep(model_rdms: dict[str, np.ndarray], references: dict[str, np.ndar
                          "score": point[k], "score_low": s_lo, "score_high": s_hi, "ceiling_low": low,
                          "ceiling_high": high, "ceiling_low_low": c_lo, "ceiling_low_high": c_hi})
     return pd.DataFrame(rows)
-
-
-def stimulus_splits(n: int, n_splits: int = 20, test_fraction: float = 0.5,
-                    seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Random splits of ``n`` stimuli into (train, test) index arrays (sorted), the same for the same seed.
-
-    Raises
-    ------
-    ValueError
-        When the test or the training part would hold fewer than 3 stimuli.
-    """
-    n_test = int(round(test_fraction * n))
-    if not 3 <= n_test <= n - 3:
-        raise ValueError(f"test_fraction {test_fraction} leaves {n_test} of {n} stimuli for testing; need 3..n-3")
-    rng = np.random.default_rng(seed)
-    splits = []
-    for _ in range(n_splits):
-        order = rng.permutation(n)
-        splits.append((np.sort(order[n_test:]), np.sort(order[:n_test])))
-    return splits
-
-
-def _pairs(stimuli: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(i, j) indices of the pairs among ``stimuli`` (upper triangle)."""
-    a, b = np.triu_indices(len(stimuli), 1)
-    return stimuli[a], stimuli[b]
-
-
-def mixed_split(model: np.ndarray, reference: np.ndarray, train: np.ndarray, test: np.ndarray,
-                method: str = "tau_a") -> dict:
-    """Fit non-negative weights of ``model`` RDMs on the training pairs; score the weighted RDM on the test pairs.
-
-    Parameters
-    ----------
-    model : ndarray of shape (k, n, n)
-    reference : ndarray of shape (n_subjects, n, n)
-    train, test : ndarray of int
-        Disjoint stimulus indices; only pairs within each part are used.
-    method : {"tau_a", "spearman", "pearson"}
-
-    Returns
-    -------
-    dict
-        ``mixed`` (test score of the weighted RDM, mean over subjects), ``best_single`` (test score of the
-        single RDM best on the training pairs), ``ceiling_low``, ``ceiling_high`` (of the test pairs; NaN
-        with one subject) and ``weights`` (k,). The weights (plus a free-sign intercept) are the non-negative
-        least squares fit of the mean reference RDM on the training pairs (Khaligh-Razavi & Kriegeskorte 2014).
-    """
-    tri, trj = _pairs(train)
-    tei, tej = _pairs(test)
-    target = reference[:, tri, trj].mean(0)
-    design = np.column_stack([model[:, tri, trj].T, np.ones(len(target)), -np.ones(len(target))])
-    weights = nnls(design, target)[0][:len(model)]
-    ref_test = reference[:, tei, tej]
-    single = compare_vectors(model[:, tri, trj], reference[:, tri, trj], method).mean(1).argmax()
-    low, high = noise_ceiling(ref_test, method) if len(reference) >= 2 else (np.nan, np.nan)
-    return {"mixed": compare_vectors((weights @ model[:, tei, tej])[None], ref_test, method).mean(),
-            "best_single": compare_vectors(model[single:single + 1, tei, tej], ref_test, method).mean(),
-            "ceiling_low": low, "ceiling_high": high, "weights": weights}
-
-
-def _check_mixed(model: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    reference = reference[None] if reference.ndim == 2 else reference
-    if model.ndim != 3 or model.shape[1:] != reference.shape[1:]:
-        raise ValueError(f"model RDMs {model.shape} and reference RDMs {reference.shape} must be (k, n, n) of the "
-                         "same n")
-    return reference
-
-
-def _stack_splits(results: list[dict]) -> dict[str, np.ndarray]:
-    return {key: np.array([r[key] for r in results]) for key in results[0]}
-
-
-def mixed_rsa(model_rdms, reference, method: str = "tau_a", n_splits: int = 20, test_fraction: float = 0.5,
-              seed: int = 0) -> dict[str, np.ndarray]:
-    """Reweighted ("mixed") RSA: non-negative weights of several RDMs fitted on some stimuli, tested on the rest.
-
-    For each random split of the stimuli (:func:`stimulus_splits`), :func:`mixed_split` fits the weights on
-    the pairs among training stimuli and compares the weighted RDM with each subject's RDM on the pairs among
-    test stimuli, beside the noise ceiling of those pairs and the best single RDM chosen on the training pairs.
-
-    Parameters
-    ----------
-    model_rdms : array-like of shape (n_rdms, n, n)
-        E.g. one RDM per layer.
-    reference : array-like of shape (n_subjects, n, n)
-    method : {"tau_a", "spearman", "pearson"}
-    n_splits, test_fraction, seed
-        Random stimulus splits.
-
-    Returns
-    -------
-    dict of str to ndarray
-        ``mixed``, ``best_single``, ``ceiling_low``, ``ceiling_high`` (n_splits,) test scores and ``weights``
-        (n_splits, n_rdms).
-    """
-    model = np.asarray(model_rdms, dtype=np.float64)
-    reference = _check_mixed(model, np.asarray(reference, dtype=np.float64))
-    return _stack_splits([mixed_split(model, reference, train, test, method)
-                          for train, test in stimulus_splits(model.shape[1], n_splits, test_fraction, seed)])
-
-
-def _components(x: np.ndarray, fit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Principal axes of the rows ``fit`` of ``x`` (n, p): their mean (p,) and the axes (rank, p)."""
-    mean = x[fit].mean(0)
-    _, singular, vt = np.linalg.svd(x[fit] - mean, full_matrices=False)
-    return mean, vt[:int((singular > singular[0] * 1e-10).sum())]
-
-
-def component_group_rdms(features, train: np.ndarray, groups: Sequence[int] = (1,) * 16) -> np.ndarray:
-    """RDMs of groups of principal components of one layer's features, the components fitted on ``train`` only.
-
-    The features of the training stimuli are centred on their mean and decomposed (SVD); every stimulus
-    is projected on the leading components, and each group of consecutive components gives one
-    squared-Euclidean RDM (:func:`compute_rdm` ``"euclidean"``). The sum of all groups' RDMs, each times its
-    group size, is the squared Euclidean distance of the features within the training stimuli's span, so
-    non-negative weights of the groups reweight the layer's principal dimensions (a feature reweighting
-    within a layer, Khaligh-Razavi & Kriegeskorte 2014) without looking at the test stimuli's features.
-
-    Parameters
-    ----------
-    features : array-like of shape (n_stimuli, ...)
-    train : ndarray of int
-        Stimuli the components are fitted on.
-    groups : sequence of int
-        Sizes of consecutive component groups, from the first component; groups past the available
-        components (``len(train) - 1`` at most) are cut short or dropped.
-
-    Returns
-    -------
-    ndarray of shape (n_groups, n_stimuli, n_stimuli)
-    """
-    x = np.asarray(features, dtype=np.float64).reshape(len(features), -1)
-    if len(train) < 3 or any(g < 1 for g in groups):
-        raise ValueError(f"need >= 3 training stimuli and group sizes >= 1, got {len(train)} and {list(groups)}")
-    mean, axes = _components(x, train)
-    scores = (x - mean) @ axes.T
-    edges = np.minimum(np.cumsum([0, *groups]), len(axes))
-    return np.stack([compute_rdm(scores[:, a:b], "euclidean") for a, b in zip(edges[:-1], edges[1:]) if b > a])
-
-
-def readout_rdms(features, labels, train: np.ndarray, n_components: int = 16, alpha: float = 1.0,
-                 inner_folds: int = 5, seed: int = 0) -> np.ndarray:
-    """RDMs of linear category readouts of one layer's features, trained on the labels of ``train`` only.
-
-    For each label column, a ridge regression of the (centred) 0/1 label on the standardised scores of the
-    first ``n_components`` principal components of the features (components, standardisation and weights
-    fitted on the stimuli it is trained on; penalty ``alpha`` times their number) gives a decision value per
-    stimulus, and the RDM is the squared difference of decision values (Khaligh-Razavi & Kriegeskorte 2014's
-    category-supervised dimensions). Stimuli outside ``train`` get the values of the readout trained on all
-    of ``train``; each training stimulus gets the value of a readout trained without it (``inner_folds``
-    cross-fitting), so weights later fitted on training pairs see out-of-sample readouts, as the test
-    stimuli will. Labels of stimuli outside ``train`` are never read.
-
-    Parameters
-    ----------
-    features : array-like of shape (n_stimuli, ...)
-    labels : array-like of shape (n_stimuli, n_labels)
-        0/1 (or bool) category memberships.
-    train : ndarray of int
-    n_components, alpha, inner_folds, seed
-        Readout size, ridge penalty and the cross-fitting folds of the training stimuli.
-
-    Returns
-    -------
-    ndarray of shape (n_kept, n_stimuli, n_stimuli)
-        One RDM per label with at least 3 members and 3 non-members among the training stimuli.
-    """
-    x = np.asarray(features, dtype=np.float64).reshape(len(features), -1)
-    labels = np.asarray(labels, dtype=np.float64)
-    if labels.ndim != 2 or len(labels) != len(x):
-        raise ValueError(f"labels have shape {labels.shape}; expected ({len(x)}, n_labels) for {len(x)} stimuli")
-    if not 2 <= inner_folds <= len(train) // 3:
-        raise ValueError(f"inner_folds must be in 2..{len(train) // 3} for {len(train)} training stimuli, "
-                         f"got {inner_folds}")
-    members = labels[train].sum(0)
-    keep = np.flatnonzero((members >= 3) & (len(train) - members >= 3))
-    if not len(keep):
-        raise ValueError("no label has >= 3 members and >= 3 non-members among the training stimuli")
-
-    def decisions(fit: np.ndarray, apply: np.ndarray) -> np.ndarray:
-        mean, axes = _components(x, fit)
-        axes = axes[:n_components]
-        scores = (x[fit] - mean) @ axes.T
-        scale = scores.std(0)
-        a = scores / scale
-        y = labels[np.ix_(fit, keep)]
-        w = np.linalg.solve(a.T @ a + alpha * len(fit) * np.eye(len(axes)), a.T @ (y - y.mean(0)))
-        return ((x[apply] - mean) @ axes.T / scale) @ w
-
-    values = np.empty((len(x), len(keep)))
-    rest = np.setdiff1d(np.arange(len(x)), train)
-    if len(rest):
-        values[rest] = decisions(train, rest)
-    for fold in np.array_split(np.random.default_rng(seed).permutation(train), inner_folds):
-        values[fold] = decisions(np.setdiff1d(train, fold), fold)
-    return np.stack([compute_rdm(values[:, k:k + 1], "euclidean") for k in range(len(keep))])
-
-
-def mixed_rsa_features(layer_features: Sequence, reference, method: str = "tau_a",
-                       groups: Sequence[int] | None = (1,) * 16, labels=None, metric: str = "correlation",
-                       n_splits: int = 20, test_fraction: float = 0.5, seed: int = 0) -> dict[str, np.ndarray]:
-    """Mixed RSA over layers and, within each layer, principal-component groups and category readouts.
-
-    In every split (the same splits as :func:`mixed_rsa` for the same ``seed``, ``n_splits`` and
-    ``test_fraction``), the candidate RDMs of each layer are its whole RDM (``metric``), the RDMs of its
-    component groups fitted on the training stimuli (:func:`component_group_rdms`, unless ``groups`` is None)
-    and, with ``labels``, the RDMs of its category readouts trained on the training stimuli's labels
-    (:func:`readout_rdms`); :func:`mixed_split` then fits their non-negative weights on the training pairs
-    and scores the weighted RDM on the test pairs. Nothing of the test stimuli but their features enters.
-
-    Parameters
-    ----------
-    layer_features : sequence of array-like, each of shape (n_stimuli, ...)
-        One array of features per layer, same stimuli.
-    reference : array-like of shape (n_subjects, n, n)
-    method : {"tau_a", "spearman", "pearson"}
-    groups : sequence of int or None
-        Component group sizes (:func:`component_group_rdms`); None: no component RDMs.
-    labels : array-like of shape (n_stimuli, n_labels), optional
-        Category memberships for readouts; None: no readout RDMs.
-    metric : {"correlation", "cosine", "euclidean"}
-        Distance of the whole-layer RDMs.
-    n_splits, test_fraction, seed
-        Random stimulus splits (``seed`` also seeds the readouts' cross-fitting).
-
-    Returns
-    -------
-    dict of str to ndarray
-        ``mixed``, ``best_single``, ``ceiling_low``, ``ceiling_high`` (n_splits,) as :func:`mixed_rsa`, and
-        ``n_rdms`` (n_splits,) and ``nonzero_weights`` (n_splits,): the candidate RDMs and those weighted.
-    """
-    if not len(layer_features):
-        raise ValueError("layer_features must hold at least one layer's features")
-    whole = np.stack([compute_rdm(f, metric) for f in layer_features])
-    reference = _check_mixed(whole, np.asarray(reference, dtype=np.float64))
-    results = []
-    for train, test in stimulus_splits(whole.shape[1], n_splits, test_fraction, seed):
-        rdms = [whole]
-        for f in layer_features:
-            if groups is not None:
-                rdms.append(component_group_rdms(f, train, groups))
-            if labels is not None:
-                rdms.append(readout_rdms(f, labels, train, seed=seed))
-        result = mixed_split(np.concatenate(rdms), reference, train, test, method)
-        weights = result.pop("weights")
-        results.append({**result, "n_rdms": len(weights), "nonzero_weights": int((weights > 0).sum())})
-    return _stack_splits(results)
 
 
 def paired_difference(model_rdms: dict[str, np.ndarray], baseline_rdms: dict[str, np.ndarray],

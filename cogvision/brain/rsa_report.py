@@ -14,7 +14,8 @@ import pandas as pd
 import torch
 import xarray as xr
 
-from cogvision.brain.rsa import compute_rdm, layer_sweep, mixed_rsa, paired_difference
+from cogvision.brain.rsa import compute_rdm, layer_sweep, paired_difference
+from cogvision.brain.rsa_mixed import mixed_rsa
 from cogvision.models import default_layers, extract_features, get_layer, load_model
 
 

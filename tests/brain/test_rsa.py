@@ -7,14 +7,8 @@ import pytest
 from scipy import stats
 from scipy.spatial.distance import pdist, squareform
 
-from cogvision.brain.rsa import (
-    bootstrap_compare,
-    compare_rdms,
-    compute_rdm,
-    kendall_tau_a,
-    noise_ceiling,
-    upper,
-)
+from cogvision.brain.kendall import kendall_tau_a
+from cogvision.brain.rsa import bootstrap_compare, compare_rdms, compute_rdm, noise_ceiling, upper
 
 rsatoolbox = pytest.importorskip("rsatoolbox")
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cogvision.brain.rsa import (
+from cogvision.brain.rsa import compute_rdm
+from cogvision.brain.rsa_mixed import (
     component_group_rdms,
-    compute_rdm,
     mixed_rsa,
     mixed_rsa_features,
     mixed_split,

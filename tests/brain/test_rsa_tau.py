@@ -7,8 +7,9 @@ import pytest
 import torch
 from scipy import stats
 
-from cogvision.brain import rsa
-from cogvision.brain.rsa import compare_vectors, compute_rdm, kendall_tau_a
+from cogvision.brain import kendall, rsa
+from cogvision.brain.kendall import kendall_tau_a
+from cogvision.brain.rsa import compare_vectors, compute_rdm
 
 
 def brute_tau_a(x, y):
@@ -41,7 +42,7 @@ def tie_cases():
 @pytest.mark.parametrize("fenwick", [True, False], ids=["fenwick", "tau_b fallback"])
 def test_tau_a_equals_brute_force(case, fenwick, monkeypatch):
     if not fenwick:
-        monkeypatch.setattr(rsa, "_kendall_dis", None)
+        monkeypatch.setattr(kendall, "_kendall_dis", None)
     x, y = tie_cases()[case]
     assert kendall_tau_a(x, y) == pytest.approx(brute_tau_a(x, y), abs=1e-12)
     assert kendall_tau_a(y, x) == pytest.approx(brute_tau_a(x, y), abs=1e-12)
@@ -104,6 +105,6 @@ def sort_cases():
 @pytest.mark.parametrize("case", list(sort_cases()))
 def test_packed_key_sort_is_exact(case):
     values = sort_cases()[case]
-    order, ordered = rsa._sort(values)
+    order, ordered = kendall._sort(values)
     assert np.array_equal(np.sort(order), np.arange(len(values)))
     assert np.array_equal(values[order], np.sort(values)) and np.array_equal(ordered, np.sort(values))
