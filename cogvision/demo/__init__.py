@@ -1,9 +1,9 @@
 """The main job: run every module on built-in data and write one report.
 
-Each section module provides ``cogvision.demo.<module>.run(out_dir, shared, device) -> dict`` with
-``title``, ``markdown``, ``numbers`` and ``command``; this module calls them in turn, each in its own
-sub-folder, and assembles ``report.md``, ``report.html`` and ``numbers.json``. Every number in the
-report comes from that run.
+Each section module provides ``cogvision.demo.<module>.run(out_dir, shared, device)``, which returns a
+:class:`~cogvision.demo.section.Section` (``title``, ``markdown``, ``numbers``, ``command``); this module calls
+them in turn, each in its own sub-folder, and assembles ``report.md``, ``report.html`` and ``numbers.json``.
+Every number in the report comes from that run.
 """
 
 from __future__ import annotations
@@ -53,9 +53,8 @@ def run_section(name: str, out_dir: Path, shared: Path | None, device: str) -> S
         result = importlib.import_module(f"cogvision.demo.{name}").run(folder, shared=shared, device=device)
     except Exception:  # the report says which part failed and why; the command exits non-zero
         return SectionResult(name, name, "", "", time.perf_counter() - t0, error=traceback.format_exc())
-    markdown = _prefix_links(result["markdown"], name)
-    return SectionResult(name, result["title"], markdown, result["command"], time.perf_counter() - t0,
-                         {k: float(v) for k, v in result.get("numbers", {}).items()})
+    return SectionResult(name, result.title, _prefix_links(result.markdown, name), result.command,
+                         time.perf_counter() - t0, {k: float(v) for k, v in result.numbers.items()})
 
 
 def _prefix_links(markdown: str, folder: str) -> str:

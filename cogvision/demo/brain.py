@@ -20,6 +20,7 @@ from cogvision.brain.evaluation import compare_encoders
 from cogvision.brain.metrics import noise_normalized_score, pearson_r
 from cogvision.brain.nilearn_io import mask_responses, to_nifti
 from cogvision.brain.ridge import RidgeCV, make_splits
+from cogvision.demo.section import Section
 from cogvision.io import save_figure
 from cogvision.viz.brain import plot_encoder_comparison, plot_receptive_fields, plot_routing_maps, plot_volume_map
 from data_loaders.algonauts import load_noise_ceiling, load_reference_correlation
@@ -114,5 +115,5 @@ def run(out_dir: Path, shared: Path | None = None, device: str = "auto") -> dict
     if fmri is not None and (fmri / "algonauts2023" / "algonauts2023_noise_ceiling").is_dir():
         parts.append(_algonauts(Path(shared)))
     numbers = {key: float(value) for _, nums in parts for key, value in nums.items()}
-    return {"title": "Brain encoders (ridge, factorised, transformer)", "markdown": "\n\n".join(md for md, _ in parts),
-            "numbers": numbers, "command": COMMAND}
+    return Section(title="Brain encoders (ridge, factorised, transformer)", markdown="\n\n".join(md for md, _ in parts),
+                   numbers=numbers, command=COMMAND)

@@ -7,6 +7,7 @@ import time
 
 import torch
 
+from cogvision.demo.section import Section
 from cogvision.device import resolve_device
 from cogvision.foveation.geometry import pooling_windows
 from cogvision.foveation.matching import match_compression, ssim
@@ -59,5 +60,5 @@ def run(out_dir: pathlib.Path, shared: pathlib.Path | None = None, device: str =
         "pooling windows at s = 0.4, the foveated texture (steerable-pyramid AdaIN), and blur controls matched "
         "in mean SSIM to the texture system at s = 0.25.\n\n| quantity | value |\n|---|---|\n" + rows +
         "\n\n![windows](foveation_windows.png)\n\n![systems](foveation_systems.png)\n")
-    return {"title": "Foveated front-ends", "markdown": markdown, "numbers": numbers,
-            "command": "cogvision foveate IMAGE... --system texture --scaling 0.4 --out DIR"}
+    return Section(title="Foveated front-ends", markdown=markdown, numbers=numbers,
+                   command="cogvision foveate IMAGE... --system texture --scaling 0.4 --out DIR")

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from cogvision._docs import fill_doc
+from cogvision.demo.section import Section
 from cogvision.gaze.config import preset
 from cogvision.gaze.evaluate import score_analytic
 from cogvision.gaze.predict import predict_dataset
@@ -90,5 +91,5 @@ def run(out_dir: Path, shared: Path | None = None, device: str = "auto") -> dict
             + _markdown_table(analytic, ["method", "auc", "avg_l2", "min_l2"])
         )
     numbers["seconds"] = time.perf_counter() - t0
-    return {"title": "Gaze following: ViTGaze vs baselines", "markdown": markdown, "numbers": numbers,
-            "command": COMMAND}
+    return Section(title="Gaze following: ViTGaze vs baselines", markdown=markdown, numbers=numbers,
+                   command=COMMAND)

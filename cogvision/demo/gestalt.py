@@ -12,6 +12,7 @@ import pathlib
 
 import xarray as xr
 
+from cogvision.demo.section import Section
 from cogvision.gestalt.distortions import distort
 from cogvision.gestalt.nuisance import matched_nuisance, pixel_mse
 from cogvision.gestalt.protocol import run_disrt
@@ -130,5 +131,5 @@ def run(out_dir: pathlib.Path, shared: pathlib.Path | None = None, device: str =
     if topk:
         changes = ", ".join(f"k={k:g}: {numbers[f'trained_topk{k:g}_change']:+.3f}" for k in topk)
         markdown += f"\n\nTop-K at {', '.join(TOPK_LAYERS)} (mean accuracy over layers, change from dense): {changes}."
-    return {"title": "DiSRT: sensitivity to global spatial structure", "markdown": markdown, "numbers": numbers,
-            "command": _command()}
+    return Section(title="DiSRT: sensitivity to global spatial structure", markdown=markdown, numbers=numbers,
+                   command=_command())

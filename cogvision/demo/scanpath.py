@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from cogvision.demo.section import Section
 from cogvision.io import save_figure
 from cogvision.scanpath.compare import compare_models, markdown_table, summarise
 from cogvision.scanpath.presets import Preset, read_preset
@@ -70,4 +71,4 @@ def run(out_dir: Path, shared: Path | None = None, device: str = "auto") -> dict
         + markdown_table(summary)
         + "\n![example scanpaths](scanpath_example.png)\n\n![metrics](scanpath_metrics.png)\n"
     )
-    return {"title": "Scanpaths: OAT vs baselines", "markdown": markdown, "numbers": numbers, "command": COMMAND}
+    return Section(title="Scanpaths: OAT vs baselines", markdown=markdown, numbers=numbers, command=COMMAND)

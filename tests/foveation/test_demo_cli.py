@@ -8,12 +8,13 @@ from typer.testing import CliRunner
 
 from cogvision.cli import app
 from cogvision.demo import foveation as demo
+from cogvision.demo.section import Section
 
 
 def test_demo_runs_and_reports_numbers(tmp_path):
     report = demo.run(tmp_path, device="cpu")
-    assert set(report) == {"title", "markdown", "numbers", "command"}
-    numbers = report["numbers"]
+    assert isinstance(report, Section) and report.title and report.command
+    numbers = report.numbers
     assert numbers["ssim_reference"] == 1.0
     assert abs(numbers["ssim_uniform_blur"] - numbers["target_ssim_s0.25"]) < 0.01
     assert numbers["ssim_texture_s=0.4"] < numbers["target_ssim_s0.25"] < 1

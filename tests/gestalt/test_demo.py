@@ -5,6 +5,7 @@ import math
 import pytest
 
 from cogvision.demo import gestalt as demo
+from cogvision.demo.section import Section
 
 
 @pytest.mark.slow
@@ -14,11 +15,11 @@ def test_demo_without_shared_data(tmp_path, monkeypatch):
     monkeypatch.setattr(demo, "GRIDS", (4,))
     monkeypatch.setattr(demo, "IMAGES", ["astronaut", "coffee"])
     result = demo.run(tmp_path, shared=None, device="cpu")
-    assert set(result) == {"title", "markdown", "numbers", "command"}
-    numbers = result["numbers"]
+    assert isinstance(result, Section) and result.title and result.command
+    numbers = result.numbers
     assert numbers["control_score"] <= 1 / 3  # the permutation-invariant control never beats chance
     assert all(math.isfinite(v) for v in numbers.values())
     for name in ("disrt_accuracy_0.png", "disrt_accuracy_1.png", "disrt_trials.png"):
         assert (tmp_path / name).stat().st_size > 0
-        assert f"({name})" in result["markdown"]
-    assert result["command"].startswith("cogvision disrt")
+        assert f"({name})" in result.markdown
+    assert result.command.startswith("cogvision disrt")

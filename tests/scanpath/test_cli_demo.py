@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 import cogvision.cli  # noqa: F401 - registers the one error handler on the scanpath commands
 from cogvision.commands.scanpath import app
+from cogvision.demo.section import Section
 
 TINY = ["--d-model", "16", "--n-layers", "1", "--epochs", "2", "--warmup", "1", "--batch-size", "16",
         "--pe-iterations", "300",
@@ -59,13 +60,13 @@ def test_demo_runs_on_synthetic_data(tmp_path, monkeypatch):
     from cogvision.demo import scanpath as demo
 
     out = demo.run(tmp_path / "demo", shared=None, device="cpu")
-    assert set(out) == {"title", "markdown", "numbers", "command"}
+    assert isinstance(out, Section) and out.title and out.command
     assert (tmp_path / "demo" / "scanpath_example.png").exists()
     assert (tmp_path / "demo" / "scanpath_metrics.png").exists()
-    assert "scanpath_example.png" in out["markdown"] and "| oat | sampled |" in out["markdown"]
-    assert all(isinstance(v, float) for v in out["numbers"].values())
-    assert np.isfinite(out["numbers"]["oat_sampled_sequence_score"])
-    assert out["command"].startswith("cogvision scanpath evaluate amazon")
+    assert "scanpath_example.png" in out.markdown and "| oat | sampled |" in out.markdown
+    assert all(isinstance(v, float) for v in out.numbers.values())
+    assert np.isfinite(out.numbers["oat_sampled_sequence_score"])
+    assert out.command.startswith("cogvision scanpath evaluate amazon")
 
 
 def test_summary_shows_sd_only_over_several_seeds():
