@@ -16,8 +16,10 @@ docdict: dict[str, str] = {
     Where to compute: ``"auto"`` picks CUDA, then MPS, then the CPU; or ``"cpu"``, ``"cuda"``,
     ``"cuda:1"``, ``"mps"``. A device that is not available is an error, not a silent fallback.""",
     "seed": """seed : int, default 0
-    Seed of every random number generator used (Python, NumPy, torch); the same seed gives the same
-    result on the same device.""",
+    Seed of every random number generator used (Python, NumPy, torch). The same seed gives the same result
+    on the same device with one CPU thread; with several threads, some torch training kernels accumulate in
+    a varying order (measured for OAT on Amazon), so call ``torch.use_deterministic_algorithms(True)`` first
+    when bit-reproducible training matters.""",
     "progress": """progress : bool, default True
     Show a progress bar on stderr (hidden anyway under ``cogvision --quiet``).""",
     "out": """out : str or os.PathLike
