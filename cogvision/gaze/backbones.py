@@ -14,8 +14,7 @@ import torch
 from timm.models.vision_transformer import VisionTransformer
 from torch import nn
 
-from cogvision.models.preprocess import Preprocessing, set_preprocessing
-from cogvision.models.registry import register_model
+from cogvision.models import Preprocessing, register_model, set_preprocessing
 
 
 def sincos_position_embedding(dim: int, grid: tuple[int, int]) -> torch.Tensor:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from cogvision.models.attention import TokenLayout, attention_modules, block_names, token_layout
+from cogvision.models import TokenLayout, attention_modules, block_names, token_layout
 
 
 def default_blocks(model: nn.Module, n: int = 4) -> list[str]:

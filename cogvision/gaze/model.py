@@ -39,8 +39,14 @@ from cogvision.gaze.ablations import FEATURES, GUIDANCE, TokenFeatures, check_ch
 from cogvision.gaze.guidance import SpatialGuidance, check_boxes, expand_boxes, head_patch_mask
 from cogvision.gaze.interaction import QueryKeyCapture, default_blocks, guided_interaction
 from cogvision.io import atomic_write, read_checkpoint, read_safetensors
-from cogvision.models import FeatureRecorder, block_names, load_model, preprocessing_for, token_layout
-from cogvision.models.attention import attention_modules
+from cogvision.models import (
+    FeatureRecorder,
+    attention_modules,
+    block_names,
+    load_model,
+    preprocessing_for,
+    token_layout,
+)
 
 CHECKPOINT_FORMAT = "cogvision.gaze.ViTGaze/1"
 

@@ -29,7 +29,7 @@ from cogvision.config import Config
 from cogvision.gestalt.distortions import DISTORTIONS
 from cogvision.gestalt.nuisance import NUISANCES
 from cogvision.gestalt.readout import POOLINGS, SIMILARITIES
-from cogvision.models.sparsity import TOKEN_MODES
+from cogvision.models import TOKEN_MODES
 
 
 def _choices(name: str, values) -> type[Enum]:

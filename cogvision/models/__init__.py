@@ -11,6 +11,7 @@ from cogvision.models import builtin  # registers the builtin constructors
 from cogvision.models.attention import (
     AttentionRecorder,
     TokenLayout,
+    attention_modules,
     block_names,
     explicit_attention,
     token_layout,
@@ -36,7 +37,7 @@ from cogvision.models.probe import (
     list_layers,
 )
 from cogvision.models.registry import BUILTIN_MODELS, register_model
-from cogvision.models.sparsity import TopKHandle, attach_topk, topk_sparsify
+from cogvision.models.sparsity import TOKEN_MODES, TopKHandle, attach_topk, topk_sparsify
 from cogvision.models.validate import ModelReport, validate_model
 from cogvision.models.weights import apply_state_dict, read_state_dict
 
@@ -45,6 +46,7 @@ __all__ = [
     "FEATURE_DIMS",
     "MODEL_SOURCES",
     "SPEC_EXAMPLES",
+    "TOKEN_MODES",
     "AttentionRecorder",
     "FeatureRecorder",
     "ModelReport",
@@ -53,6 +55,7 @@ __all__ = [
     "TopKHandle",
     "apply_state_dict",
     "attach_topk",
+    "attention_modules",
     "block_names",
     "builtin",
     "default_layers",
