@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import matplotlib
 import typer
 
 import cogvision
@@ -30,9 +29,6 @@ def main(version: bool = typer.Option(False, "--version", callback=_version, is_
                                                                  "warnings and errors.")) -> None:
     """cogvision: models of human-like visual attention on any vision network."""
     set_quiet(quiet)
-    # The command line only writes figures to files: a non-interactive backend, chosen here and nowhere in the
-    # library, so that a notebook or script importing cogvision keeps its own backend.
-    matplotlib.use("Agg")
 
 
 app.command("demo")(demo.demo)
